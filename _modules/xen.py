@@ -330,6 +330,22 @@ def vhost(address, all=False, cache=True, **kwargs):  # pylint: disable=redefine
     return _call(adapters.vhost, _host(kwargs), address, all_matches=bool(all), cache=cache)
 
 
+def status(address, statefile=None, cache=True, **kwargs):
+    """
+    Where a DomU is now: ``running``, ``paused``, ``crashed``, ``shutdown``, ``dying``,
+    ``saved`` (not running, its state file exists) or ``off``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lab00 xen.status l:tst100
+    """
+    request = _call(adapters.parse_request, address, "address", kwargs, cache=cache)
+    return _call(_host(kwargs).status, request.address, statefile=statefile,
+                 use_cache=request.options["use_cache"])
+
+
 def show(**kwargs):
     """
     Dynamic data of this host: free memory, running domains, uptime, load (ctys SHOW).

@@ -111,6 +111,35 @@ class XenHost:
                 return domain
         return None
 
+    def status(self, address, statefile=None, use_cache=True):
+        """Where a DomU is now: running, paused, crashed, shutdown, dying, saved or off.
+
+        The address names a config (unique, as for CREATE) or, failing that, a running domain
+        without a discovered config.  ``saved`` means: not running and its state file exists.
+        """
+        config = None
+        try:
+            config = self.resolve_config(address, use_cache=use_cache)
+            label = config.label
+        except NoMatchError:
+            label = self.match_running(address, use_cache=use_cache)[0]["name"]
+        domain = self.find_running(label, config.uuid if config else "")
+        statefile = statefile or self.default_statefile(label)
+        result = {
+            "label": label,
+            "config": config.path if config else "",
+            "statefile": statefile,
+            "domid": None,
+            "uuid": config.uuid if config else "",
+            "vnc_port": None,
+        }
+        if domain is not None:
+            result.update(state=domain_state(domain.get("state", "")), domid=domain.get("domid"),
+                          uuid=domain.get("uuid", ""), vnc_port=domain.get("vnc_port"), flags=domain.get("state", ""))
+        else:
+            result["state"] = "saved" if os.path.isfile(statefile) else "off"
+        return result
+
     # --- CREATE ----------------------------------------------------------------------------------
 
     def create(self, address, console="none", connect=False, reuse=False, resume=False, paused=False,
@@ -379,6 +408,19 @@ class XenHost:
         self.toolstack.shutdown(domain["name"], wait=False, force=force)
         self.fire_event("shutdown", _event_data(domain, self.settings.hostname))
         return "shutdown requested"
+
+
+def domain_state(flags):
+    """xl's state flags (``r b p s c d``, spec of xl list) -> one word.
+
+    Order matters: a paused domain also shows ``b`` or ``r`` on some hosts, and a domain that is
+    shutting down keeps its other flags for a moment.
+    """
+    flags = flags or ""
+    for letter, word in (("d", "dying"), ("c", "crashed"), ("s", "shutdown"), ("p", "paused")):
+        if letter in flags:
+            return word
+    return "running"  # r (running), b (blocked: idle, waiting for events) or no flag at all
 
 
 def vnc_enabled(config):
