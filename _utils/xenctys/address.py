@@ -30,6 +30,7 @@ Decisions (documented deviations from ctys):
 """
 
 import ipaddress
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -417,6 +418,32 @@ def split_percent_list(value):
     """ctys ``%`` list: ``a%b`` -> [a, b]; ``%%`` is a literal ``%``."""
     # NUL never survives _check_text, so it can stand in for the literal percent.
     return [item.replace("\x00", "%") for item in value.replace("%%", "\x00").split("%")]
+
+
+def expand_base_paths(base_paths, home=None):
+    """Base paths as absolute, normalized, de-duplicated paths (ctys semantics).
+
+    ``base_paths`` is a list/tuple of paths or one ctys ``p1%p2`` string.  ``~`` and ``~/x`` are the
+    home directory (``~user`` works too); a relative path is relative to the home directory, as
+    on a ctys target, where the remote ctys runs in ``$HOME``.
+    """
+    home = home or os.path.expanduser("~")
+    items = split_percent_list(base_paths) if isinstance(base_paths, str) else list(base_paths or ())
+    expanded = []
+    for item in items:
+        path = str(item).strip()
+        if not path:
+            continue
+        if path == "~" or path.startswith("~/"):
+            path = home + path[1:]
+        elif path.startswith("~"):
+            path = os.path.expanduser(path)
+        if not path.startswith("/"):
+            path = os.path.join(home, path)
+        path = _normpath(path)
+        if path not in expanded:
+            expanded.append(path)
+    return expanded
 
 
 def _normpath(path):

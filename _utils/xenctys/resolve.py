@@ -1,0 +1,274 @@
+"""Match a machine address against DomU configs or running domains: one, none, or ambiguous.
+
+ctys picks the first ``find`` hit with an unanchored regex and detects ambiguity only in its
+cache (spec §2.2, §1.3.3; defects §10 items 5, 6, 11, 16).  Here:
+
+* every part of the address must match, and matches are exact: ``p:`` is the same file
+  (normalized path, or the same file through a symlink), ``f:`` a suffix of whole path
+  components (``f:tst100/tst100.conf`` never hits ``.../xtst100/tst100.conf``), ``l:`` the exact,
+  case-sensitive domain name, ``u:``/``m:`` normalized equality, ``t:`` one of the IPs or
+  ``#@#IP`` host names, ``b:`` a path below a base path, component-wise;
+* :func:`resolve_config` returns the one match or raises, listing every candidate; a file
+  reached through several paths (symlinks) counts once;
+* a multi-homed DomU (several MACs/IPs) is one config, so it is one candidate, never ambiguous;
+* :func:`match_domains` applies the same rules to running domains and never returns Domain-0.
+
+No DNS look-ups are made: ``t:<hostname>`` matches the names written in the config only.
+"""
+
+import os
+import posixpath
+
+from xenctys.address import Address, expand_base_paths, normalize_ip, parse_address
+from xenctys.domconfig import DomUConfig, normalize_mac, normalize_uuid
+from xenctys.errors import AmbiguousAddressError, NoMatchError
+
+DOMAIN0_NAME = "Domain-0"
+
+
+# --- public API ----------------------------------------------------------------------------------
+
+
+def match_configs(address, configs):
+    """Every config the address names (all its parts match), in the order given."""
+    matcher = _Matcher(_as_address(address))
+    return [config for config in configs if matcher.config_matches(config)]
+
+
+def resolve_config(address, configs):
+    """The one config the address names.
+
+    Raises :class:`NoMatchError` when none matches and :class:`AmbiguousAddressError` (with
+    ``.candidates``, a list of dicts) when several distinct files do.
+    """
+    address = _as_address(address)
+    matches = distinct_files(match_configs(address, configs))
+    if not matches:
+        raise NoMatchError(f"no DomU matches {address.describe()}")
+    if len(matches) > 1:
+        raise ambiguity_error(address, matches)
+    return matches[0]
+
+
+def match_domains(address, domains, configs_by_label=None):
+    """The running domains the address names, for CANCEL; the caller decides what many means.
+
+    ``domains`` are dicts with ``name``, ``domid``, ``uuid``, ``macs`` and optionally
+    ``config_path`` and ``ips``.  ``configs_by_label`` maps a label to its config(s) (a dict of
+    lists or of single configs) or is a plain list of configs.  A domain matches ``p:``/``f:``/
+    ``b:`` through its config: its ``config_path``, else the one config carrying its name (with
+    several such configs the config is unknown and path parts do not match).  ``l:`` matches the
+    domain name, ``u:``/``m:`` the domain itself, ``t:`` the domain's ``ips`` or its config's
+    addresses.  Domain-0 (domid 0) is never returned.
+    """
+    matcher = _Matcher(_as_address(address))
+    by_label, by_path = _index_configs(configs_by_label)
+    matches = []
+    for domain in domains:
+        if _is_domain0(domain):
+            continue
+        if matcher.domain_matches(domain, _domain_config(domain, by_label, by_path)):
+            matches.append(domain)
+    return matches
+
+
+def distinct_files(configs):
+    """``configs`` with files reached through several paths (symlinks) kept once.
+
+    Of several paths to one file the one that is not a symlink path is kept, else the first.
+    """
+    kept = {}
+    for config in configs:
+        real = _realpath(config.path)
+        current = kept.get(real)
+        if current is None or (_normpath(config.path) == real and _normpath(current.path) != real):
+            kept[real] = config
+    return list(kept.values())
+
+
+def describe_candidate(config):
+    """What identifies one candidate in an ambiguity report."""
+    return {"path": config.path, "label": config.label, "uuid": config.uuid_hex or config.uuid,
+            "macs": list(config.macs)}
+
+
+def ambiguity_error(address, configs):
+    """The :class:`AmbiguousAddressError` for several configs: every candidate in one line."""
+    candidates = sorted((describe_candidate(config) for config in configs), key=lambda c: c["path"])
+    listed = "; ".join(
+        f"{c['path']} (label {c['label'] or '-'}, uuid {c['uuid'] or '-'}, MACs {' '.join(c['macs']) or '-'})"
+        for c in candidates
+    )
+    return AmbiguousAddressError(
+        f"{address.describe()} is ambiguous: {len(candidates)} DomU configs match: {listed}; "
+        f"add parts (p:, f:, b:) to choose one",
+        candidates=candidates,
+    )
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+class _Matcher:
+    """One address's parts, prepared once, tested against many configs or domains."""
+
+    def __init__(self, address):
+        self.address = address
+        self.target = _PathTarget(address.pathname) if address.pathname else None
+        self.suffix = tuple(address.filename.split("/")) if address.filename else ()
+        self.bases = expand_base_paths(address.base_paths) if address.base_paths else []
+        self.tcp_ip = normalize_ip(address.tcp) if address.tcp else ""
+        self.tcp_name = address.tcp.lower().rstrip(".") if address.tcp and not self.tcp_ip else ""
+
+    # Cheap string comparisons first; the path (which may stat) last.
+    def config_matches(self, config):
+        address = self.address
+        return (
+            (not address.label or config.label == address.label)
+            and (not address.uuid or config.uuid_hex == address.uuid)
+            and (not address.mac or address.mac in config.macs)
+            and (not address.tcp or self._tcp_matches(_config_ips(config), _config_names(config)))
+            and self._path_matches(config.path)
+        )
+
+    def domain_matches(self, domain, config):
+        address = self.address
+        if address.label and domain.get("name") != address.label:
+            return False
+        if address.uuid and normalize_uuid(str(domain.get("uuid") or "")) != address.uuid:
+            return False
+        if address.mac and address.mac not in {normalize_mac(m) for m in domain.get("macs") or ()}:
+            return False
+        if address.tcp:
+            ips = list(domain.get("ips") or ()) + (_config_ips(config) if config else [])
+            if not self._tcp_matches(ips, _config_names(config) if config else []):
+                return False
+        if address.pathname or address.filename or address.base_paths:
+            path = domain.get("config_path") or (config.path if config else "")
+            return bool(path) and self._path_matches(path)
+        return True
+
+    def _path_matches(self, path):
+        if not (self.target or self.suffix or self.bases):
+            return True
+        normalized = _normpath(path)
+        if self.suffix and not _has_suffix(normalized, self.suffix):
+            return False
+        if self.bases and not any(_is_under(normalized, base) for base in self.bases):
+            return False
+        return not self.target or self.target.is_same(normalized)
+
+    def _tcp_matches(self, ips, names):
+        if self.tcp_ip:
+            return any(normalize_ip(ip) == self.tcp_ip for ip in _split_ips(ips))
+        return any(name.lower().rstrip(".") == self.tcp_name for name in names)
+
+
+class _PathTarget:
+    """The file a ``p:`` names: its normalized path, real path and identity (when it exists)."""
+
+    def __init__(self, pathname):
+        self.path = _normpath(pathname)
+        self.real = _realpath(self.path)
+        try:
+            self.identity = _identity(os.stat(self.path))
+        except OSError:
+            self.identity = None  # a path that is not there can still match a cached record
+
+    def is_same(self, normalized_path):
+        if normalized_path in (self.path, self.real):
+            return True
+        if self.identity is None:
+            return False
+        try:
+            return _identity(os.stat(normalized_path)) == self.identity
+        except OSError:
+            return False
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _as_address(address):
+    """Accept an :class:`Address` or its text (parsed with no action)."""
+    if isinstance(address, Address):
+        return address
+    return parse_address(address)[0]
+
+
+def _is_domain0(domain):
+    return str(domain.get("domid")) == "0" or domain.get("name") == DOMAIN0_NAME
+
+
+def _index_configs(configs_by_label):
+    """``(label -> [configs], path -> config)`` from any of the accepted shapes."""
+    if configs_by_label is None:
+        configs = []
+    elif isinstance(configs_by_label, dict):
+        configs = []
+        for value in configs_by_label.values():
+            configs.extend(value if isinstance(value, (list, tuple)) else [value])
+    else:
+        configs = list(configs_by_label)
+    by_label, by_path = {}, {}
+    for config in configs:
+        if isinstance(config, DomUConfig):
+            by_label.setdefault(config.label, []).append(config)
+            by_path[_normpath(config.path)] = config
+    return by_label, by_path
+
+
+def _domain_config(domain, by_label, by_path):
+    """The config of a running domain: by its ``config_path``, else the only one with its name."""
+    path = domain.get("config_path")
+    if path:
+        return by_path.get(_normpath(path))
+    candidates = by_label.get(domain.get("name"), [])
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _config_ips(config):
+    return list(config.ips)
+
+
+def _config_names(config):
+    """Host names a config gives for its interfaces: ``#@#IP`` entries that are not IPs, NETNAME."""
+    names = [entry.ip for entry in config.ctys_ips if entry.ip and not normalize_ip(entry.ip)]
+    netname = config.ctys.get("NETNAME", "")
+    if netname:
+        names.append(netname)
+    return names
+
+
+def _split_ips(values):
+    """Each IP of a list whose items may hold several (xl: ``ip=10.0.0.1 10.1.1.1``)."""
+    for value in values:
+        for item in str(value).replace(",", " ").split():
+            yield item
+
+
+def _has_suffix(normalized_path, suffix):
+    components = tuple(normalized_path.split("/"))
+    return len(components) > len(suffix) and components[-len(suffix):] == suffix
+
+
+def _is_under(normalized_path, base):
+    if base == "/":
+        return True
+    return normalized_path == base or normalized_path.startswith(base + "/")
+
+
+def _normpath(path):
+    normalized = posixpath.normpath(path)
+    return "/" + normalized.lstrip("/") if normalized.startswith("//") else normalized
+
+
+def _realpath(path):
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return _normpath(path)
+
+
+def _identity(stat_result):
+    return (stat_result.st_dev, stat_result.st_ino)
