@@ -85,6 +85,7 @@ class XenHost:
             by_label.setdefault(config.label, []).append(config)
         associations = self.associations.load()
         for domain in domains:
+            domain.setdefault("macs", [v.get("mac") for v in domain.get("vifs", ()) if v.get("mac")])
             if domain.get("domid") == 0:
                 domain["config_path"] = ""
                 continue
@@ -254,6 +255,8 @@ class XenHost:
             with_label = [d.get("name") for d in domains]
             configs = [c for c in self.inventory(use_cache=use_cache).configs if c.label in with_label]
         self.annotate(domains, configs)
+        if allow_many and address.is_empty():  # CANCEL ALL: every DomU, never Domain-0
+            return [d for d in domains if d.get("domid") not in (0, None)]
         matches = resolve.match_domains(address, domains, configs)
         if not matches:
             raise NoMatchError(f"no running DomU matches {address.describe()}: nothing was touched")

@@ -133,31 +133,35 @@ def _bool(value):
 
 
 def _create_options(sub, explicit):
-    resume = _given(explicit.get("resume"), sub.get("resume"), False)
+    """CREATE options: the string's CONSOLE:, CONNECT/REUSE/RECONNECT/RESUME[:file], PAUSED."""
+    mode = sub.get("mode", "")
+    resume = _given(explicit.get("resume"), sub.get("statefile") if mode == "resume" else None,
+                    mode == "resume")
     if isinstance(resume, str) and resume.lower() in ("true", "false", "1", "0", "yes", "no"):
         resume = _bool(resume)
     return {
         "console": str(_given(explicit.get("console"), sub.get("console"), "none")).lower(),
-        "connect": _bool(_given(explicit.get("connect"), sub.get("connect"), False)),
-        "reuse": _bool(_given(explicit.get("reuse"), sub.get("reuse"), False)),
+        "connect": _bool(_given(explicit.get("connect"), mode == "connect")),
+        # RECONNECT in ctys kills the old viewers first; there are none on the dom0 here.
+        "reuse": _bool(_given(explicit.get("reuse"), mode in ("reuse", "reconnect"))),
         "resume": resume,
         "paused": _bool(_given(explicit.get("paused"), sub.get("paused"), False)),
     }
 
 
 def _cancel_options(sub, explicit):
+    """CANCEL options: the method, POWEROFF:<s> / TIMEOUT:<s>, INIT:<n>, FORCE, ALL, STATEFILE:."""
     if sub.get("self"):
         raise AddressError("SELF would halt this dom0 itself: use system.poweroff / system.reboot for that")
     if sub.get("scope") == "client":
-        raise AddressError("CLIENT: Xen has no client sessions to cancel; stop viewers with ps.pkill")
-    mode = _given(explicit.get("mode"), sub.get("mode"), "poweroff")
-    timeout = _given(explicit.get("timeout"), sub.get("timeout"), 20)
+        raise AddressError("CLIENT: a dom0 holds no client sessions of its DomUs; stop viewers with ps.pkill")
+    timeout = _given(explicit.get("timeout"), sub.get("delay"), sub.get("timeout"), 20)
     return {
-        "mode": str(mode).lower(),
+        "mode": str(_given(explicit.get("mode"), sub.get("method"), "poweroff")).lower(),
         "timeout": timeout,
         "force": _bool(_given(explicit.get("force"), sub.get("force"), False)),
         "statefile": _given(explicit.get("statefile"), sub.get("statefile")),
-        "init_level": sub.get("init_level"),
+        "init_level": sub.get("init"),
         "all_domains": _bool(sub.get("all", False)),
     }
 
