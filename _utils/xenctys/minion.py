@@ -212,29 +212,40 @@ def _row_type(row):
 
 def list_sessions(host, opts, grains, list_opts="", types=None, cache=None, proc_root="/proc"):
     """LIST of this host: rows as dicts, or ctys MACHINE lines when ``list_opts`` asks for them."""
-    flags = parse_list_opts(list_opts)
+    flags, _ = parse_list_opts(list_opts)
     wanted = parse_types(types)
     xl_info = host.toolstack.info()
     domains = host.toolstack.list_domains()
     configs = host.inventory(use_cache=_bool(_given(cache, True))).configs if "xen" in wanted else []
-    clients = procscan.client_sessions(proc_root) if wanted & {"vnc", "tunnel"} else []
+    scan_clients = host.settings.extra["options"].list_clients and wanted & {"vnc", "tunnel"}
+    clients = procscan.client_sessions(proc_root) if scan_clients else []
     rows = sessions.list_records(host_info(host, grains, xl_info), domains, configs,
                                  host.associations.load(), clients)
     rows = [row for row in rows if _row_type(row) in wanted]
     return format_records(rows, records.LIST_FIELDS, flags)
 
 
-def parse_list_opts(text):
-    """ctys LIST/ENUMERATE output keywords we honour: MACHINE, TITLEIDX, TITLE, TERSE."""
-    words = [w.strip().lower() for w in str(text or "").split(",") if w.strip()]
-    known = {"machine", "titleidx", "title", "terse"}
-    unknown = [w for w in words if w not in known]
-    if unknown:
-        raise AddressError(
-            f"unknown output option(s) {', '.join(unknown)}: xen.list and xen.enumerate take "
-            f"machine, titleidx, title, terse (tables are the runner's: salt-run xen.list table=...)"
-        )
-    return set(words)
+def parse_list_opts(text, allow_base=False):
+    """ctys LIST/ENUMERATE output keywords: MACHINE, TITLEIDX, TITLE, TERSE (and ``b:`` for ENUMERATE).
+
+    Returns (flags, base_paths).  Tables are the runner's business (``salt-run xen.list table=``).
+    """
+    flags, base = set(), []
+    for word in (w.strip() for w in str(text or "").split(",")):
+        if not word:
+            continue
+        key, sep, value = word.partition(":")
+        if allow_base and sep and key.lower() in ("b", "base", "basepath"):
+            base += split_paths(value)
+        elif word.lower() in ("machine", "titleidx", "title", "terse"):
+            flags.add(word.lower())
+        else:
+            extra = ", b:<path>[%<path>]" if allow_base else ""
+            raise AddressError(
+                f"unknown output option {word!r}: use machine, titleidx, title, terse{extra} "
+                f"(tables come from the runner: salt-run xen.list 'macro:TAB_CPORT')"
+            )
+    return flags, base
 
 
 def format_records(rows, fields, flags):
@@ -254,9 +265,9 @@ def format_records(rows, fields, flags):
 
 def enumerate_configs(host, opts, grains, enum_opts="", base=None, cache=True, types=None):
     """ENUMERATE of this host: one record per config and interface address, plus the PM row."""
-    flags = parse_list_opts(enum_opts)
+    flags, base_in_opts = parse_list_opts(enum_opts, allow_base=True)
     wanted = parse_types(types) & {"xen", "pm"}
-    base_paths = split_paths(base) or None
+    base_paths = split_paths(base) + base_in_opts or None
     inventory = host.inventory(base_paths=base_paths, use_cache=_bool(cache))
     info = host_info(host, grains)
     uid, gid = str(os.getuid()), str(os.getgid())

@@ -29,6 +29,7 @@ class XenOptions:
     toolstack_path: str = ""
     poll_interval: float = 0.5
     common_ctys_file: str = ""
+    list_clients: bool = True  # LIST scans /proc for VNC viewers and ssh tunnels
 
 
 def split_paths(value):
@@ -59,6 +60,17 @@ def _choice(name, value, choices):
     return value
 
 
+def _flag(name, value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise XenError(f"option xen:{name} must be true or false, not {value!r}")
+
+
 def load_options(get):
     """Read every ``xen:*`` option through ``get(key, default)``."""
     base_paths = split_paths(get("xen:base_paths", DEFAULT_BASE_PATHS))
@@ -69,10 +81,11 @@ def load_options(get):
         timeout=_number("timeout", get("xen:timeout", 30)),
         long_timeout=_number("long_timeout", get("xen:long_timeout", 300)),
         save_dir=str(get("xen:save_dir", "/var/lib/xen/save")),
-        cache=bool(get("xen:cache", True)),
+        cache=_flag("cache", get("xen:cache", True)),
         hostname=str(get("xen:hostname", "") or ""),
         host_mac=str(get("xen:host_mac", "") or ""),
         toolstack_path=str(get("xen:toolstack_path", "") or ""),
         poll_interval=_number("poll_interval", get("xen:poll_interval", 0.5)),
         common_ctys_file=str(get("xen:common_ctys_file", "") or ""),
+        list_clients=_flag("list_clients", get("xen:list_clients", True)),
     )
