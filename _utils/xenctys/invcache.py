@@ -1,0 +1,214 @@
+"""The msgpack inventory cache: what discovery learnt about each file, reused while nothing changed.
+
+One file (its path is the caller's, e.g. ``<minion cachedir>/xen/inventory.msgpack``) holds::
+
+    {"kind": "xenctys-inventory", "format": CACHE_FORMAT, "settings": {...},
+     "entries": {<file path>: <entry>, ...}}
+
+An entry describes one candidate file as discovery last saw it:
+
+* ``mtime_ns``, ``size``: the file's signature when it was examined; ``scanned_ns``: when;
+* ``status``: ``"config"`` (accepted, ``config`` = ``DomUConfig.to_dict()``), ``"rejected"``
+  (failed the ctys filter; never parsed) or ``"problem"`` (binary, huge, unparseable; ``reason``);
+* ``deps``: ``[path, mtime_ns, size]`` of every other file the record was built from (ctys
+  ``.ctys`` sidecars, the common file): a sidecar change changes the record;
+* ``absent``: sidecar paths that did not exist; one appearing changes the record too.
+
+An entry is reused only when all of these still hold, so the warm path only stats files.  A file
+changed within the timestamp granularity of its examination is "racy" (same mtime, same size,
+new content is possible, as in git's index) and is examined again.
+
+The file is written atomically (temporary file in the same folder, fsync, rename), so a crash
+mid-write leaves the previous cache.  A cache that cannot be read or decoded is treated as empty
+and reported; a cache that cannot be written leaves the previous one and is reported.  Neither is
+ever fatal: the cache only saves time.
+"""
+
+import os
+
+import msgpack
+
+from xenctys import __version__
+from xenctys.domconfig import DomUConfig
+from xenctys.fsutil import atomic_write
+
+CACHE_FORMAT = 1
+CACHE_KIND = "xenctys-inventory"
+# Larger than any sane cache of a dom0; a bigger file is not ours (or is damaged).
+MAX_CACHE_BYTES = 256 << 20
+# Timestamps are only as fine as the kernel's clock tick (a few ms) or, on some file systems,
+# one second or worse: a file changed this close to its examination may change again unseen.
+FINE_RACY_WINDOW_NS = 50_000_000
+COARSE_RACY_WINDOW_NS = 2_000_000_000
+
+STATUS_CONFIG = "config"
+STATUS_REJECTED = "rejected"
+STATUS_PROBLEM = "problem"
+
+
+# --- reading and writing the file ----------------------------------------------------------------
+
+
+def cache_settings(max_bytes, common_file):
+    """What else decides an entry besides the files: a change of any of these empties the cache."""
+    return {"reader": __version__, "max_bytes": int(max_bytes), "common_file": common_file or ""}
+
+
+def load_entries(cache_file, settings):
+    """``(entries, problems)`` from the cache file; entries is empty when it cannot be used.
+
+    A missing cache, or one written by another format/version/settings, is silently empty; an
+    unreadable or corrupt one is empty and reported in ``problems``.
+    """
+    try:
+        with open(cache_file, "rb") as handle:
+            data = handle.read(MAX_CACHE_BYTES + 1)
+    except FileNotFoundError:
+        return {}, []
+    except OSError as err:
+        return {}, [_problem(cache_file, f"inventory cache ignored: cannot read it ({_os_reason(err)})")]
+    if len(data) > MAX_CACHE_BYTES:
+        return {}, [_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")]
+    try:
+        content = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as err:  # pylint: disable=broad-except  # msgpack raises many types on garbage
+        return {}, [_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")]
+    if not _is_our_cache(content):
+        return {}, [_problem(cache_file, "inventory cache ignored: not an inventory cache")]
+    if content.get("format") != CACHE_FORMAT or content.get("settings") != settings:
+        return {}, []  # written by another version or with other settings: start over quietly
+    return content["entries"], []
+
+
+def save_entries(cache_file, entries, settings):
+    """Write the cache atomically; return problems (empty on success).  Never raises OSError."""
+    content = {"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings, "entries": entries}
+    try:
+        data = msgpack.packb(content, use_bin_type=True, default=str)
+        atomic_write(cache_file, data)
+    except (OSError, ValueError, TypeError, OverflowError) as err:
+        reason = _os_reason(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}"
+        return [_problem(cache_file, f"inventory cache not written, the previous one is kept ({reason})")]
+    return []
+
+
+def merge_entries(old_entries, new_entries, walked_bases):
+    """The entries to save: this walk's, plus old ones of files outside every walked base path.
+
+    A call with ``b:`` walks only part of the tree; the other entries stay valid and are kept,
+    while old entries below a walked base that the walk did not meet (deleted files) are dropped.
+    """
+    merged = {path: entry for path, entry in old_entries.items() if not _under_any(path, walked_bases)}
+    merged.update(new_entries)
+    return merged
+
+
+def _is_our_cache(content):
+    return (isinstance(content, dict) and content.get("kind") == CACHE_KIND
+            and isinstance(content.get("entries"), dict))
+
+
+# --- entries -------------------------------------------------------------------------------------
+
+
+def signature(stat_result):
+    """The part of a stat that says "changed": ``(mtime_ns, size)``."""
+    return (stat_result.st_mtime_ns, stat_result.st_size)
+
+
+class StatMemo:
+    """Stats of dependency files, each taken once per discovery run.
+
+    The common file is a dependency of every record; stating it 10,000 times would be waste.
+    """
+
+    def __init__(self):
+        self._signatures = {}
+
+    def signature(self, path):
+        """``(mtime_ns, size)`` of ``path``, or None when it is not there (or cannot be stated)."""
+        if path not in self._signatures:
+            try:
+                self._signatures[path] = signature(os.stat(path))
+            except (OSError, ValueError):
+                self._signatures[path] = None
+        return self._signatures[path]
+
+
+def make_entry(file_signature, scanned_ns, status, reason="", config=None, watched=(), memo=None):
+    """A cache entry for one examined file (see the module docstring for the fields).
+
+    ``watched`` are the other files the record depends on, existing (they become ``deps``) or
+    not (``absent``).
+    """
+    entry = {"mtime_ns": file_signature[0], "size": file_signature[1], "scanned_ns": scanned_ns,
+             "status": status}
+    if reason:
+        entry["reason"] = reason
+    if config is not None:
+        entry["config"] = config_to_dict(config)
+        memo = memo or StatMemo()
+        signatures = [(path, memo.signature(path)) for path in watched]
+        entry["deps"] = [[path, *sig] for path, sig in signatures if sig is not None]
+        entry["absent"] = [path for path, sig in signatures if sig is None]
+    return entry
+
+
+def is_fresh(entry, file_signature, memo):
+    """True when ``entry`` still describes the file: same signature, not racy, same dependencies."""
+    try:
+        if (entry["mtime_ns"], entry["size"]) != tuple(file_signature):
+            return False
+        scanned_ns = entry["scanned_ns"]
+        if is_racy(entry["mtime_ns"], scanned_ns):
+            return False
+        for path, mtime_ns, size in entry.get("deps", ()):
+            if memo.signature(path) != (mtime_ns, size) or is_racy(mtime_ns, scanned_ns):
+                return False
+        return all(memo.signature(path) is None for path in entry.get("absent", ()))
+    except (KeyError, TypeError, ValueError):
+        return False  # an entry of an unexpected shape is examined again, never trusted
+
+
+def is_racy(mtime_ns, scanned_ns):
+    """True when a change after ``scanned_ns`` could have left ``mtime_ns`` as it was."""
+    coarse = mtime_ns % 1_000_000_000 == 0  # whole seconds: a coarse file system (or a touch -d)
+    window = COARSE_RACY_WINDOW_NS if coarse else FINE_RACY_WINDOW_NS
+    return mtime_ns >= scanned_ns - window
+
+
+def config_to_dict(config):
+    """``DomUConfig.to_dict()`` without its deep copies (the dict is packed, not kept).
+
+    ``dataclasses.asdict`` copies every nested value recursively, which is most of the cost of
+    caching 10,000 records; the content is the same.
+    """
+    data = dict(config.__dict__)
+    data["vifs"] = [dict(vif.__dict__) for vif in config.vifs]
+    data["ctys_ips"] = [dict(entry.__dict__) for entry in config.ctys_ips]
+    return data
+
+
+def config_from_entry(entry):
+    """The DomUConfig of a ``config`` entry."""
+    return DomUConfig.from_dict(entry["config"])
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _under_any(path, bases):
+    for base in bases:
+        if base == "/" or path == base or path.startswith(base.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def _problem(path, reason):
+    return {"path": path, "reason": reason}
+
+
+def _os_reason(err):
+    if err.errno:
+        return f"[Errno {err.errno}] {err.strerror}"
+    return err.strerror or str(err)
