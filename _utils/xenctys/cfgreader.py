@@ -1,0 +1,213 @@
+"""``read_config(path) -> DomUConfig``: one DomU config file as a typed record, never executed.
+
+Syntax is :mod:`xenctys.cfgsyntax`'s job, ``#@#`` keys and side files :mod:`xenctys.ctyskeys`';
+this module gives the keys their meaning (``xl.cfg(5)``, ``xmdomain.cfg(5)``, spec §8.3):
+
+* ``label`` = ``name``, else ``#@#LABEL``; ``uuid`` = ``uuid``, else ``#@#UUID``;
+* ``type`` = ``type`` (pv/pvh/hvm), else ``builder = "hvm"``, else a ``kernel`` naming hvmloader
+  (old HVM configs), else pv;
+* ``cmdline`` as xl builds it: ``cmdline``, else ``root=<root> <extra>``;
+* ``vifs``: each ``vif`` entry's ``mac``/``bridge``/``ip``; a malformed MAC is a warning and "";
+* ``vnc``: ``vnc``, ``vncunused``, ``vncdisplay``, ``vnclisten``, ``vncconsole`` from the
+  top-level keys (HVM) or the first VNC ``vfb`` entry (PV); top-level keys win;
+* ``raw``: every key as parsed.
+
+Passwords never reach the record: ``vncpasswd`` is not a ``vnc`` key, and in ``raw`` and in the
+``#@#`` keys every non-empty value of a password-like key, or ``passwd=``-like part of a spec
+string, reads ``***``.  ctys' habit of taking MACs from commented-out ``vif`` lines (spec §10.10)
+is not copied: a comment is a comment.
+"""
+
+import os
+import re
+
+from xenctys.cfgsyntax import DEFAULT_MAX_BYTES, parse_number, parse_text, read_config_text
+from xenctys.ctyskeys import collect_ctys_keys
+from xenctys.domconfig import DomUConfig, Vif, normalize_mac
+
+__all__ = ["DEFAULT_MAX_BYTES", "read_config", "parse_spec", "redact"]
+
+GUEST_TYPES = ("pv", "pvh", "hvm")
+VNC_KEYS = ("vnc", "vncunused", "vncdisplay", "vnclisten", "vncconsole")
+REDACTED = "***"
+# Keys whose values are secrets: vncpasswd, spicepasswd, password, passphrase, ..._secret.
+_SECRET_KEY = re.compile(r"passw|passphrase|secret", re.IGNORECASE)
+# The same inside a "k=v,k=v" spec string (vfb, spice options, ...): keep the key, hide the value.
+_SECRET_IN_SPEC = re.compile(r"((?:^|,)\s*[^,=]*(?:passw|passphrase|secret)[^,=]*=)([^,]+)", re.IGNORECASE)
+
+
+def read_config(path, sidecars=True, common_file=None, max_bytes=DEFAULT_MAX_BYTES):
+    """Read one DomU config file (xl or xm syntax) and its ctys side files as a :class:`DomUConfig`.
+
+    ``sidecars``: also read the ``.ctys`` side files of spec §8.1; ``common_file``: the common
+    ctys file consulted last (ctys: ``ctyskeys.DEFAULT_COMMON_FILE``; None: none).  Raises
+    :class:`~xenctys.errors.ConfigError` for a file that is unreadable, not a regular file, larger
+    than ``max_bytes``, binary (NUL bytes), or neither xl nor xm syntax.
+    """
+    path = os.path.abspath(path)  # ctys: the ID of a VM is its config's absolute path
+    text, info = read_config_text(path, max_bytes)
+    parsed = parse_text(text, path)
+    keys = collect_ctys_keys(path, parsed.ctys, sidecars, common_file, max_bytes)
+    config = DomUConfig(path=path, syntax=parsed.syntax, mtime=info.st_mtime, size=info.st_size,
+                        ctys={key: redact(key, value) for key, value in keys.values.items()},
+                        ctys_ips=keys.ips, magic=list(dict.fromkeys(marker for marker, _ in parsed.markers)),
+                        raw={key: redact(key, value) for key, value in parsed.settings.items()},
+                        warnings=parsed.warnings + keys.warnings, sources=[path] + keys.sources)
+    _Interpreter(config, parsed).fill()
+    return config
+
+
+class _Interpreter:
+    """Gives the parsed keys of one file their xl/xm meaning and writes them into ``config``."""
+
+    def __init__(self, config, parsed):
+        self.config = config
+        self.settings = parsed.settings
+        self.lines = parsed.lines
+
+    def warn(self, key, reason):
+        self.config.warnings.append(f"{self.config.path}:{self.lines.get(key, 0)}: {key}: {reason}")
+
+    def fill(self):
+        config = self.config
+        config.label = self.text("name") or config.ctys.get("LABEL", "")
+        config.uuid = self.text("uuid") or config.ctys.get("UUID", "")
+        config.memory = self.integer("memory")
+        config.maxmem = self.integer("maxmem")
+        config.vcpus = self.integer("vcpus")
+        config.kernel = self.text("kernel")
+        config.ramdisk = self.text("ramdisk")
+        config.bootloader = self.text("bootloader")
+        config.type = self.guest_type()
+        config.cmdline = self.cmdline()
+        config.disks = self.strings("disk")
+        config.vifs = [self.vif(index, spec) for index, spec in enumerate(self.strings("vif"))]
+        config.vnc = self.vnc()
+        for event in ("on_poweroff", "on_reboot", "on_crash"):
+            setattr(config, event, self.text(event))
+
+    # --- typed getters ---------------------------------------------------------------------------
+
+    def text(self, key):
+        """The value of ``key`` as a string; "" when absent or a list (with a warning)."""
+        value = self.settings.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, (list, dict)):
+            self.warn(key, "expected a single value, found a list: ignored")
+            return ""
+        return str(value)
+
+    def integer(self, key):
+        """The value of ``key`` as an int (numbers or numeric strings); None when absent or not one."""
+        value = self.settings.get(key)
+        if value is None:
+            return None
+        number = _as_int(value)
+        if number is None:
+            self.warn(key, f"expected a number, found {value!r}: ignored")
+        return number
+
+    def strings(self, key):
+        """A list of strings (a single string counts as a list of one); other items are warned about."""
+        value = self.settings.get(key)
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) for item in items):
+            self.warn(key, "entries that are not strings: ignored")
+        return [item for item in items if isinstance(item, str)]
+
+    # --- derived fields --------------------------------------------------------------------------
+
+    def guest_type(self):
+        declared = self.text("type").lower()
+        if declared in GUEST_TYPES:
+            return declared
+        if declared:
+            self.warn("type", f"unknown guest type {declared!r}: guessed from builder/kernel")
+        if self.text("builder").lower() == "hvm":  # xm and early xl: builder = "hvm"
+            return "hvm"
+        if "hvmloader" in self.config.kernel:  # xm HVM configs: kernel = "/usr/lib/xen/boot/hvmloader"
+            return "hvm"
+        return "pv"
+
+    def cmdline(self):
+        """xl's rule: ``cmdline`` wins; otherwise ``root=<root>`` and ``extra`` joined by a space."""
+        cmdline = self.text("cmdline")
+        if cmdline:
+            return cmdline
+        root, extra = self.text("root"), self.text("extra")
+        if root and not root.startswith("root="):  # xm also accepted root = "root=/dev/..."
+            root = "root=" + root
+        return " ".join(part for part in (root, extra) if part)
+
+    def vif(self, index, spec):
+        options = parse_spec(spec)
+        mac_text = options.get("mac", "")
+        mac = normalize_mac(mac_text) if mac_text else ""
+        if mac is None:
+            self.warn("vif", f"entry {index}: malformed MAC {mac_text!r}: ignored")
+            mac = ""
+        return Vif(index=index, mac=mac, bridge=options.get("bridge", ""), ip=options.get("ip", ""), spec=spec)
+
+    def vnc(self):
+        """The VNC settings of the first VNC ``vfb`` entry, overridden by top-level keys."""
+        vnc = {}
+        for entry in self.strings("vfb"):
+            options = parse_spec(entry)
+            if options.get("type") == "vnc" or "vnc" in options:
+                vnc = {key: _vnc_value(key, options[key]) for key in VNC_KEYS if key in options}
+                if options.get("type") == "vnc":  # xm's vfb = ["type=vnc,..."] means vnc=1
+                    vnc.setdefault("vnc", 1)
+                break
+        for key in VNC_KEYS:
+            if key in self.settings and not isinstance(self.settings[key], list):
+                vnc[key] = _vnc_value(key, self.settings[key])
+        return vnc
+
+
+def parse_spec(spec):
+    """``"mac=00:16:3e:00:00:01, bridge=xenbr0"`` -> ``{"mac": ..., "bridge": ...}``.
+
+    The ``key=value`` parts of a vif/vfb spec string; parts without ``=`` are skipped, a repeated
+    key keeps its last value (libxl applies the parts in order).
+    """
+    options = {}
+    for part in spec.split(","):
+        key, equals, value = part.partition("=")
+        if equals:
+            options[key.strip()] = value.strip()
+    return options
+
+
+def redact(key, value):
+    """``value`` with secrets replaced by ``***``: the whole value of a password-like ``key``, or
+    the password-like parts of spec strings (also inside lists).  Empty values stay empty."""
+    if _SECRET_KEY.search(key) and value not in ("", None, []):
+        return REDACTED
+    if isinstance(value, str):
+        return _SECRET_IN_SPEC.sub(lambda match: match.group(1) + REDACTED, value)
+    if isinstance(value, list):
+        return [redact("", item) for item in value]
+    return value
+
+
+def _as_int(value):
+    """An int from a number or a numeric string (read like xl reads numbers); None otherwise."""
+    if isinstance(value, (bool, int)):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        number = parse_number(value.strip())
+        return number if isinstance(number, int) else None
+    return None
+
+
+def _vnc_value(key, value):
+    """``vnclisten`` is an address; the other VNC keys are numbers when they look like one."""
+    if key == "vnclisten":
+        return str(value)
+    number = _as_int(value)
+    return value if number is None else number

@@ -1,0 +1,590 @@
+"""Read a DomU config file's text as data: xl.cfg(5) syntax or the literal subset of xm's Python.
+
+Nothing in a config file is ever executed.  Two grammars are tried, in this order:
+
+1. **xl** (``xl.cfg(5)`` "SYNTAX", libxlu's grammar): ``KEY = VALUE`` or ``KEY += VALUE``, pairs
+   separated by newlines or ``;``; a value is a string in ``'...'`` or ``"..."``, a number
+   (decimal, ``0`` octal, ``0x`` hex) or a list ``[ ... ]`` of values (nested, over several lines,
+   trailing comma allowed); ``#`` starts a comment.  A hand lexer reads it: this is the common
+   case and the fast one.
+2. **xm** (legacy configs are Python that ``xm create`` ran): the file is *parsed* with
+   :func:`ast.parse`, which builds a syntax tree and runs nothing.  Top-level assignments whose
+   value is a literal (string, number, list, tuple, ``True``/``False``/``None``), a name assigned a
+   literal earlier in the file, ``+`` of strings/lists/numbers, ``-``/``*`` of numbers, or ``%``
+   formatting of such operands are evaluated by the small interpreter below.  Everything else
+   (``import``, ``def``, ``class``, blocks, calls, attribute access, unknown names ...) is skipped
+   with a warning ``PATH:LINE: skipped: REASON``, and a name such a statement could (re)bind is
+   forgotten, so no stale value survives it.
+
+A file neither grammar accepts raises :class:`~xenctys.errors.ConfigError` naming the line where the
+parser that got further stopped.  ctys ``#@#KEY = "value"`` lines and ``#@#MAGICID-*`` markers are
+comments to both grammars; :func:`scan_ctys_lines` reads them line by line, like ctys' own grep.
+"""
+
+import ast
+import operator
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+from xenctys.errors import ConfigError
+
+SYNTAX_XL = "xl"
+SYNTAX_XM = "xm"
+
+# Markers ctys' enumfilter.awk looks for (spec §4.2); other MAGICID-<OS> markers are PM business.
+MAGIC_MARKERS = ("MAGICID-XEN", "MAGICID-IGNORE", "MAGICID-NOENUM")
+
+DEFAULT_MAX_BYTES = 1 << 20  # a DomU config is a few KiB; anything near 1 MiB is not one
+
+# Bounds that keep a hostile file from costing memory or time; real configs are far below them.
+MAX_LIST_DEPTH = 32  # nesting of [...] (and of expressions in xm files)
+MAX_VALUE_SIZE = 64 * 1024  # characters + list items of one evaluated xm value
+MAX_INT_BITS = 64  # xm numbers beyond this are not configuration values
+MAX_FORMAT_WIDTH = 1000  # width / precision of one %-conversion in an xm format string
+
+
+@dataclass
+class CtysLine:
+    """One ``#@#KEY = "value"`` line: the key without ``#@#``, the value unquoted, its line."""
+
+    key: str
+    value: str
+    line: int
+
+
+@dataclass
+class ParsedConfig:
+    """A config file read as data, before any meaning is given to the keys."""
+
+    syntax: str  # SYNTAX_XL or SYNTAX_XM
+    settings: Dict[str, object] = field(default_factory=dict)  # key -> value; the last assignment wins
+    lines: Dict[str, int] = field(default_factory=dict)  # key -> line of the assignment that won
+    ctys: List[CtysLine] = field(default_factory=list)  # every #@# key line, in file order
+    markers: List[Tuple[str, int]] = field(default_factory=list)  # (MAGICID-..., line), in file order
+    warnings: List[str] = field(default_factory=list)  # "PATH:LINE: skipped: REASON"
+
+
+def parse_text(text, path="<config>"):
+    """Parse one config file's text (xl first, then the xm subset) into a :class:`ParsedConfig`.
+
+    ``path`` only names the file in warnings and errors.  Raises ``ConfigError`` when the text is
+    neither xl nor Python syntax.
+    """
+    ctys_lines, markers = scan_ctys_lines(text)
+    try:
+        parsed = _XlParser(text, path).parse()
+    except _SyntaxProblem as xl_problem:
+        try:
+            parsed = _parse_xm(text, path)
+        except _SyntaxProblem as xm_problem:
+            # Report where the parser that understood more of the file gave up: a Python file
+            # breaks the xl lexer early, an xl file with a typo passes Python's far less often.
+            problem = xm_problem if xm_problem.line > xl_problem.line else xl_problem
+            raise ConfigError(path, problem.line, f"neither xl nor xm syntax: {problem.reason}") from None
+    parsed.ctys = ctys_lines
+    parsed.markers = markers
+    return parsed
+
+
+# --- reading the file ----------------------------------------------------------------------------
+
+
+def read_config_text(path, max_bytes=DEFAULT_MAX_BYTES, missing_ok=False):
+    """The text of a config (or ctys side) file and its ``os.stat_result``, read defensively.
+
+    Opened non-blocking and checked to be a regular file before reading, so a FIFO or device in a
+    config folder cannot hang the reader.  Raises ``ConfigError`` (line 0 unless a NUL byte names
+    one) for an unreadable file, a file larger than ``max_bytes``, or binary content.  Text is
+    UTF-8, or Latin-1 when it is not valid UTF-8 (every byte string decodes as Latin-1).
+    With ``missing_ok`` a file that does not exist gives ``None`` (side files are optional).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        if missing_ok:
+            return None
+        raise ConfigError(path, 0, "not readable: no such file") from None
+    except OSError as err:
+        raise ConfigError(path, 0, f"not readable: {err.strerror or err}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(path, 0, "not a regular file")
+        if info.st_size > max_bytes:
+            raise ConfigError(path, 0, f"larger than {max_bytes} bytes")
+        data = _read_at_most(fd, max_bytes + 1)  # one byte more tells a file that grew meanwhile
+    except OSError as err:
+        raise ConfigError(path, 0, f"not readable: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ConfigError(path, 0, f"larger than {max_bytes} bytes")
+    return decode_config_bytes(data, path), info
+
+
+def _read_at_most(fd, limit):
+    chunks = []
+    while limit > 0:
+        chunk = os.read(fd, limit)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        limit -= len(chunk)
+    return b"".join(chunks)
+
+
+def decode_config_bytes(data, path):
+    """``data`` as text; ``ConfigError`` naming the line of the first NUL byte of a binary file."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ConfigError(path, data.count(b"\n", 0, nul) + 1, "binary file (NUL byte): not a config file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+# --- ctys #@# lines ------------------------------------------------------------------------------
+
+_LINE_WITH_CTYS_MARK = re.compile(r"^[^\n]*#@#[^\n]*", re.MULTILINE)
+# ctys' getConfValueOf: "^ *#@#KEY *= *"*VALUE" after turning ' into " and dropping tabs.
+_CTYS_KEY_LINE = re.compile(r"[ \t]*#@#([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(.*)")
+# enumfilter.awk matches the markers anywhere in a line, commented out or not.
+_MAGIC_MARKER = re.compile(r"#@#(MAGICID-(?:XEN|IGNORE|NOENUM))")
+
+
+def scan_ctys_lines(text):
+    """``(ctys key lines, magic markers)`` of any text: a config, a ``.ctys`` side file, vm.conf.
+
+    Line based, as ctys reads them, so it works for shell side files too and never needs the
+    file to parse.  Keys are case-sensitive; a quoted value ends at its closing quote, an unquoted
+    one at a ``#`` comment.
+    """
+    if "#@#" not in text:  # the common case: one substring search and done
+        return [], []
+    ctys_lines, markers = [], []
+    line, counted_up_to = 1, 0
+    for match in _LINE_WITH_CTYS_MARK.finditer(text):
+        line += text.count("\n", counted_up_to, match.start())
+        counted_up_to = match.start()
+        content = match.group()
+        markers.extend((marker, line) for marker in _MAGIC_MARKER.findall(content))
+        key_line = _CTYS_KEY_LINE.match(content)
+        if key_line:
+            ctys_lines.append(CtysLine(key_line.group(1), _ctys_value(key_line.group(2)), line))
+    return ctys_lines, markers
+
+
+def _ctys_value(rest):
+    rest = rest.strip()
+    if rest[:1] in ("'", '"'):
+        closing = rest.find(rest[0], 1)
+        return rest[1:closing] if closing > 0 else rest[1:]
+    return rest.split("#", 1)[0].strip()
+
+
+# --- xl grammar ----------------------------------------------------------------------------------
+
+
+class _SyntaxProblem(Exception):
+    """Where and why one grammar gave up on the file (internal; becomes a ConfigError)."""
+
+    def __init__(self, line, reason):
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+_XL_TOKEN = re.compile(
+    r"""
+      [ \t\r\f\v]+
+    | (?P<nl>\n)
+    | (?P<comment>\#[^\n]*)
+    | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
+    | (?P<number>[0-9][0-9A-Za-z]*)
+    | (?P<string>"(?:[^"\\\n]|\\[^\n])*"|'[^'\n]*')
+    | (?P<op>\+=|[=;,\[\]])
+    | (?P<bad>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_XL_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_XL_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
+
+
+def _xl_unescape(match):
+    escaped = match.group(1)
+    if escaped[0] == "x" and len(escaped) > 1:
+        return chr(int(escaped[1:], 16))
+    if escaped[0] in "01234567":
+        return chr(int(escaped, 8))
+    return _XL_ESCAPES.get(escaped, escaped)  # \" \' \\ and unknown escapes keep the character
+
+
+def _xl_string(token):
+    body = token[1:-1]
+    return _XL_ESCAPE.sub(_xl_unescape, body) if "\\" in body else body
+
+
+def parse_number(text):
+    """``text`` read as libxl reads numbers (``strtol(..., 0)``): ``0x`` hex, ``0`` octal, else
+    decimal; ``text`` itself when it is no such number (e.g. "1e5", which xl would refuse)."""
+    digits = text.lstrip("+-")
+    sign = -1 if text.startswith("-") else 1
+    try:
+        if digits[:2] in ("0x", "0X"):
+            return sign * int(digits[2:], 16)
+        if digits[:1] == "0" and len(digits) > 1:
+            return sign * int(digits[1:], 8)
+        return sign * int(digits, 10)
+    except ValueError:
+        return text
+
+
+class _XlParser:
+    """Recursive descent over the xl tokens; newlines inside ``[...]`` are dropped by the lexer."""
+
+    def __init__(self, text, path):
+        self.path = path
+        self.tokens = self._tokenize(text)
+        self.pos = 0
+
+    @staticmethod
+    def _tokenize(text):
+        """``(kind, text, line)`` tuples; ``kind`` is ident/number/string/an operator/nl/end."""
+        tokens, line, depth = [], 1, 0
+        for match in _XL_TOKEN.finditer(text):
+            kind = match.lastgroup
+            if kind is None or kind == "comment":
+                continue
+            if kind == "nl":
+                if depth == 0:  # a list may span lines: newlines inside it mean nothing
+                    tokens.append(("nl", "\n", line))
+                line += 1
+                continue
+            value = match.group(kind)
+            if kind == "bad":
+                what = "unterminated string" if value in "'\"" else f"unexpected character {value!r}"
+                raise _SyntaxProblem(line, f"{what} (xl)")
+            if kind == "op":
+                kind = value
+                if value == "[":
+                    depth += 1
+                    if depth > MAX_LIST_DEPTH:
+                        raise _SyntaxProblem(line, "lists nested too deeply")
+                elif value == "]":
+                    depth = max(depth - 1, 0)
+            tokens.append((kind, value, line))
+        tokens.append(("end", "", line))
+        return tokens
+
+    def parse(self):
+        parsed = ParsedConfig(SYNTAX_XL)
+        while self._peek() != "end":
+            if self._peek() in ("nl", ";"):
+                self.pos += 1
+            else:
+                self._setting(parsed)
+        return parsed
+
+    def _peek(self):
+        return self.tokens[self.pos][0]
+
+    def _expect(self, *kinds):
+        """Consume the next token when it is one of ``kinds``; ``_SyntaxProblem`` otherwise."""
+        kind, text, line = self.tokens[self.pos]
+        if kind not in kinds:
+            wanted = " or ".join(_TOKEN_NAMES.get(k, repr(k)) for k in kinds)
+            raise _SyntaxProblem(line, f"expected {wanted}, found {_TOKEN_NAMES.get(kind, repr(text))}")
+        self.pos += 1
+        return text, line
+
+    def _setting(self, parsed):
+        key, line = self._expect("ident")
+        assignment, _ = self._expect("=", "+=")
+        value = self._value()
+        if self._peek() != "end":  # the last setting needs no newline after it
+            self._expect("nl", ";")
+        if assignment == "+=" and key in parsed.settings:
+            value = _xl_appended(key, parsed.settings[key], value, line)
+        parsed.settings[key] = value
+        parsed.lines[key] = line
+
+    def _value(self):
+        kind, text, line = self.tokens[self.pos]
+        if kind == "string":
+            self.pos += 1
+            return _xl_string(text)
+        if kind == "number":
+            self.pos += 1
+            return parse_number(text)
+        if kind == "[":
+            self.pos += 1
+            return self._list_items()
+        raise _SyntaxProblem(line, f"expected a value, found {_TOKEN_NAMES.get(kind, repr(text))}")
+
+    def _list_items(self):
+        items = []
+        while self._peek() != "]":
+            items.append(self._value())
+            separator, _ = self._expect(",", "]")
+            if separator == "]":
+                return items
+        self.pos += 1
+        return items
+
+
+_TOKEN_NAMES = {"ident": "a key", "nl": "end of line", "end": "end of file", "string": "a string",
+                "number": "a number"}
+
+
+def _xl_appended(key, previous, value, line):
+    """xl's ``KEY += VALUE``: a list grows by the new items, a string by the new text."""
+    if isinstance(previous, list) and isinstance(value, list):
+        return previous + value
+    if isinstance(previous, str) and isinstance(value, str):
+        return previous + value
+    raise _SyntaxProblem(line, f"'{key} +=' mixes a list and a single value")
+
+
+# --- xm: the literal subset of Python ------------------------------------------------------------
+
+
+class _Skip(Exception):
+    """One xm statement is not a literal assignment; ``reason`` says what it is instead."""
+
+
+_BLOCK_STATEMENTS = {
+    ast.If: "if block", ast.For: "for loop", ast.While: "while loop", ast.With: "with block",
+    ast.Try: "try block", ast.AsyncFor: "for loop", ast.AsyncWith: "with block",
+    ast.Import: "import", ast.ImportFrom: "import", ast.FunctionDef: "function definition",
+    ast.AsyncFunctionDef: "function definition", ast.ClassDef: "class definition",
+    ast.Delete: "del statement", ast.Global: "global statement", ast.Nonlocal: "nonlocal statement",
+    ast.Raise: "raise statement", ast.Assert: "assert statement", ast.Return: "return statement",
+    ast.AnnAssign: "annotated assignment",
+}
+if hasattr(ast, "TryStar"):  # Python 3.11+
+    _BLOCK_STATEMENTS[ast.TryStar] = "try block"
+if hasattr(ast, "Match"):  # Python 3.10+
+    _BLOCK_STATEMENTS[ast.Match] = "match block"
+
+
+def _parse_xm(text, path):
+    """The literal assignments of a Python config; every other statement becomes a warning."""
+    try:
+        tree = ast.parse(text, filename=path)  # parses only; ast.parse never runs code
+    except SyntaxError as err:
+        raise _SyntaxProblem(err.lineno or 0, f"{err.msg} (Python)") from None
+    except (ValueError, RecursionError, MemoryError) as err:  # pathological nesting and the like
+        raise _SyntaxProblem(0, f"{type(err).__name__} while parsing as Python") from None
+    parsed = ParsedConfig(SYNTAX_XM)
+    literals = {}  # name -> value as evaluated (tuples kept, so "%" sees them as Python would)
+    for statement in tree.body:
+        try:
+            _run_literal_statement(statement, literals, parsed)
+        except _Skip as skip:
+            parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {skip}")
+            for name in _names_bound_by(statement):
+                literals.pop(name, None)
+                parsed.settings.pop(name, None)
+                parsed.lines.pop(name, None)
+    return parsed
+
+
+def _run_literal_statement(statement, literals, parsed):
+    """Apply one statement that is a literal (augmented) assignment; ``_Skip`` for anything else."""
+    if isinstance(statement, ast.Assign):
+        names = [_assigned_name(target) for target in statement.targets]
+        value = _assigned_value(names, lambda: _literal(statement.value, literals, 0))
+    elif isinstance(statement, ast.AugAssign):
+        names = [_assigned_name(statement.target)]
+        value = _assigned_value(names, lambda: _binary_operation(
+            statement.op, _known(names[0], literals), statement.value, literals, 0))
+    elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return  # a bare string (docstring-like comment) does nothing
+    elif isinstance(statement, ast.Pass):
+        return
+    else:
+        raise _Skip(_describe_statement(statement))
+    for name in names:
+        literals[name] = value
+        parsed.settings[name] = _plain(value)
+        parsed.lines[name] = statement.lineno
+
+
+def _assigned_value(names, evaluate):
+    """``evaluate()``, with the assigned names put in front of the reason when it is skipped."""
+    try:
+        return evaluate()
+    except _Skip as skip:
+        raise _Skip(f"assignment to {', '.join(map(repr, names))}: {skip}") from None
+
+
+def _known(name, literals):
+    if name in literals:
+        return literals[name]
+    raise _Skip(f"{name!r} is not a literal assigned earlier")
+
+
+def _assigned_name(target):
+    if isinstance(target, ast.Name):
+        return target.id
+    raise _Skip(f"assignment to {_describe(target)}")
+
+
+def _describe_statement(statement):
+    if isinstance(statement, ast.Expr):
+        return _describe(statement.value)
+    kind = _BLOCK_STATEMENTS.get(type(statement), f"{type(statement).__name__} statement")
+    name = getattr(statement, "name", None)
+    return f"{kind} {name!r}" if name else kind
+
+
+def _describe(node):
+    """A short description of a non-literal expression for the warning."""
+    if isinstance(node, ast.Call):
+        return f"call of {_snippet(node.func)}"
+    if isinstance(node, ast.Attribute):
+        return f"attribute access {_snippet(node)}"
+    if isinstance(node, ast.Subscript):
+        return f"subscript {_snippet(node)}"
+    if isinstance(node, ast.Lambda):
+        return "lambda"
+    kind = type(node).__name__
+    return f"{kind} expression"
+
+
+def _snippet(node, limit=40):
+    try:
+        text = ast.unparse(node)  # rebuilds source text from the tree; runs nothing
+    except (ValueError, RecursionError):
+        return type(node).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _names_bound_by(statement):
+    """Every name a skipped statement might (re)bind or delete: their old values are stale."""
+    names = set()
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+    return names
+
+
+def _literal(node, literals, depth):
+    """The value of a literal expression; ``_Skip`` naming the first construct that is not one."""
+    if depth > MAX_LIST_DEPTH:
+        raise _Skip("expression nested too deeply")
+    if isinstance(node, ast.Constant):
+        return _constant(node.value)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(item, literals, depth + 1) for item in node.elts]
+        value = tuple(items) if isinstance(node, ast.Tuple) else items
+        return _bounded(value)
+    if isinstance(node, ast.Name):
+        return _known(node.id, literals)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = _literal(node.operand, literals, depth + 1)
+        if isinstance(operand, (int, float)):
+            return -operand if isinstance(node.op, ast.USub) else operand
+        raise _Skip(f"unary {'-' if isinstance(node.op, ast.USub) else '+'} of {type(operand).__name__}")
+    if isinstance(node, ast.BinOp):
+        left = _literal(node.left, literals, depth + 1)
+        return _binary_operation(node.op, left, node.right, literals, depth)
+    raise _Skip(_describe(node))
+
+
+def _constant(value):
+    if value is None or isinstance(value, (bool, str, float)):
+        return _bounded(value)
+    if isinstance(value, int):
+        return _bounded_int(value)
+    raise _Skip(f"{type(value).__name__} constant")
+
+
+def _binary_operation(bin_op, left, right_node, literals, depth):
+    """``left OP right`` for the operators a config plausibly uses, with literal operands only."""
+    if isinstance(bin_op, ast.Mod) and isinstance(left, str):
+        return _format(left, right_node, literals, depth)
+    right = _literal(right_node, literals, depth + 1)
+    numbers = isinstance(left, (int, float)) and isinstance(right, (int, float))
+    if numbers and isinstance(bin_op, (ast.Add, ast.Sub, ast.Mult)):
+        # Numbers only for "*": "x" * 10**9 would be a memory bomb, and no config repeats strings.
+        result = _NUMBER_OPERATIONS[type(bin_op)](left, right)
+        return _bounded_int(result) if isinstance(result, int) else result
+    if isinstance(bin_op, ast.Add) and type(left) is type(right) and isinstance(left, (str, list, tuple)):
+        return _bounded(left + right)
+    symbol = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Mod: "%"}.get(type(bin_op))
+    if symbol is None:
+        raise _Skip(f"operator {type(bin_op).__name__}")
+    raise _Skip(f"{type(left).__name__} {symbol} {type(right).__name__}")
+
+
+_NUMBER_OPERATIONS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+
+
+# A %-conversion: optional (key), flags, width, .precision, length modifier, conversion type.
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.?)")
+
+
+def _format(template, right_node, literals, depth):
+    """``template % args`` when every operand is a literal and no width can blow up the result."""
+    for width, precision, _ in _CONVERSION.findall(template):
+        for number in (width, precision):
+            if number == "*" or (number and int(number) > MAX_FORMAT_WIDTH):
+                raise _Skip(f"% format with width or precision {number!r}")
+    if isinstance(right_node, ast.Tuple):
+        args = tuple(_literal(item, literals, depth + 1) for item in right_node.elts)
+    else:
+        args = _literal(right_node, literals, depth + 1)
+    # Operands are str/int/float/bool/None/list/tuple built here: their __str__/__format__ are
+    # the builtins', so formatting them runs nothing from the file.
+    try:
+        return _bounded(template % args)
+    except (TypeError, ValueError, OverflowError, KeyError) as err:
+        raise _Skip(f"% format failed: {err}") from None
+
+
+def _bounded_int(value):
+    if value.bit_length() > MAX_INT_BITS:
+        raise _Skip(f"number with more than {MAX_INT_BITS} bits")
+    return value
+
+
+def _bounded(value):
+    """``value`` unchanged, or ``_Skip`` when it is too large or too deeply nested to be a setting."""
+    budget = [MAX_VALUE_SIZE]
+
+    def spend(item, depth):
+        if depth > MAX_LIST_DEPTH:
+            raise _Skip("value nested too deeply")
+        if isinstance(item, str):
+            budget[0] -= len(item)
+        elif isinstance(item, (list, tuple)):
+            budget[0] -= len(item)
+            for element in item:
+                if budget[0] < 0:
+                    break
+                spend(element, depth + 1)
+        if budget[0] < 0:
+            raise _Skip(f"value larger than {MAX_VALUE_SIZE} characters")
+
+    spend(value, 0)
+    return value
+
+
+def _plain(value):
+    """Tuples as lists: settings must round-trip through msgpack/JSON unchanged."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
