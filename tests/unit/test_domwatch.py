@@ -178,3 +178,68 @@ def test_salt_options_and_private_keys_are_accepted():
 def test_bad_settings_are_one_line_errors(config, message):
     with pytest.raises(XenError, match=message.replace("(", r"\(").replace(")", r"\)")):
         domwatch.parse_settings(config)
+
+
+# --- the beacon adapter (_beacons/xen.py) with injected dunders --------------------------------
+
+
+@pytest.fixture
+def beacon_module(monkeypatch):
+    """_beacons/xen.py loaded as a plain module; the toolstack listing replaced by a list we control."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    import pathlib  # pylint: disable=import-outside-toplevel
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "_beacons" / "xen.py"
+    spec = importlib.util.spec_from_file_location("xen_beacon_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.__opts__ = {"id": "lab00", "cachedir": "/nonexistent"}
+    module.__context__ = {}
+    module.__salt__ = {"config.get": lambda key, default=None: default}
+    listing = {"domains": [], "calls": 0, "error": None}
+
+    def list_domains(timeout):
+        listing["calls"] += 1
+        listing["timeout"] = timeout
+        if listing["error"]:
+            raise listing["error"]
+        return [dict(d) for d in listing["domains"]]
+
+    monkeypatch.setattr(module, "_list_domains", list_domains)
+    module.listing = listing
+    return module
+
+
+def test_beacon_validate_takes_salts_list_of_dicts(beacon_module):
+    assert beacon_module.validate([{"interval": 5}, {"labels": ["tst*"]}])[0] is True
+    assert beacon_module.validate([{"lables": ["tst*"]}]) == (
+        False, "xen beacon: unknown option(s) lables; known: labels, blocked, emit_at_startup, timeout, "
+               "interval, enabled, run_once, disable_during_state_run, beacon_module")
+    assert beacon_module.validate("labels")[0] is False
+
+
+def test_beacon_polls_once_and_reports_changes(beacon_module):
+    config = [{"timeout": 3}, {"_beacon_name": "xen"}]
+    beacon_module.listing["domains"] = [DOM0, dom("tst100", 5, "-b----")]
+    assert beacon_module.beacon(config) == []  # the baseline
+    beacon_module.listing["domains"] = [DOM0, dom("tst100", 5, "----c-")]
+    (event,) = beacon_module.beacon(config)
+    assert event["tag"] == "tst100/crashed" and event["old_state"] == "running"
+    assert beacon_module.listing["calls"] == 2 and beacon_module.listing["timeout"] == 3.0
+    assert beacon_module.beacon(config) == []  # reported once, not on every poll
+
+
+def test_beacon_failed_listing_is_no_disappearance(beacon_module):
+    config = [{"interval": 1}]
+    beacon_module.listing["domains"] = [dom("tst100", 5)]
+    beacon_module.beacon(config)
+    beacon_module.listing["error"] = XenError("xl list timed out after 10 s")
+    assert beacon_module.beacon(config) == []
+    beacon_module.listing["error"] = None
+    assert beacon_module.beacon(config) == []  # still the same domain: nothing happened
+
+
+def test_beacon_new_filter_starts_a_new_baseline(beacon_module):
+    beacon_module.listing["domains"] = [dom("tst100", 5), dom("web01", 6)]
+    beacon_module.beacon([{"labels": ["tst*"]}])
+    assert beacon_module.beacon([{"labels": ["*"]}]) == []  # web01 did not "appear"
