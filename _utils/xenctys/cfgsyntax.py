@@ -204,7 +204,7 @@ _XL_TOKEN = re.compile(
     | (?P<nl>\n)
     | (?P<comment>\#[^\n]*)
     | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-    | (?P<number>[0-9][0-9A-Za-z]*)
+    | (?P<number>[0-9][0-9a-fA-FxX]*)
     | (?P<string>"(?:[^"\\\n]|\\[^\n])*"|'[^'\n]*')
     | (?P<op>\+=|[=;,\[\]])
     | (?P<bad>.)
@@ -279,7 +279,8 @@ class _XlParser:
                 elif value == "]":
                     depth = max(depth - 1, 0)
             tokens.append((kind, value, line))
-        tokens.append(("end", "", line))
+        # An unexpected end of file is reported on the last line that had something on it.
+        tokens.append(("end", "", tokens[-1][2] if tokens else 1))
         return tokens
 
     def parse(self):
