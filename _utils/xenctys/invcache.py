@@ -8,8 +8,11 @@ One file (its path is the caller's, e.g. ``<minion cachedir>/xen/inventory.msgpa
 An entry describes one candidate file as discovery last saw it:
 
 * ``mtime_ns``, ``size``: the file's signature when it was examined; ``scanned_ns``: when;
-* ``status``: ``"config"`` (accepted, ``config`` = ``DomUConfig.to_dict()``), ``"rejected"``
-  (failed the ctys filter; never parsed) or ``"problem"`` (binary, huge, unparseable; ``reason``);
+* ``status``: ``"config"`` (accepted), ``"rejected"`` (failed the ctys filter; never parsed) or
+  ``"problem"`` (binary, huge, unparseable; ``reason``);
+* for a config, ``config``: ``DomUConfig.to_dict()`` packed as its own msgpack ``bin`` (decoded
+  only when that config is used: loading 10,000 records as nested maps costs more than walking
+  the tree) and ``facts``: the few values addresses are matched on (``resolve.ConfigFacts``);
 * ``deps``: ``[path, mtime_ns, size]`` of every other file the record was built from (ctys
   ``.ctys`` sidecars, the common file): a sidecar change changes the record;
 * ``absent``: sidecar paths that did not exist; one appearing changes the record too.
@@ -120,10 +123,13 @@ class StatMemo:
     """Stats of dependency files, each taken once per discovery run.
 
     The common file is a dependency of every record; stating it 10,000 times would be waste.
+    ``listings`` (folder -> set of names, filled by the walk) answers "is it there?" for a file
+    in a folder already listed, without a system call.
     """
 
-    def __init__(self):
+    def __init__(self, listings=None):
         self._signatures = {}
+        self.listings = listings if listings is not None else {}
 
     def signature(self, path):
         """``(mtime_ns, size)`` of ``path``, or None when it is not there (or cannot be stated)."""
@@ -134,8 +140,16 @@ class StatMemo:
                 self._signatures[path] = None
         return self._signatures[path]
 
+    def exists(self, path):
+        """Is ``path`` there?  From the folder listing when the walk has one (no system call)."""
+        folder, _, name = path.rpartition("/")
+        names = self.listings.get(folder or "/")
+        if names is not None:
+            return name in names
+        return self.signature(path) is not None
 
-def make_entry(file_signature, scanned_ns, status, reason="", config=None, watched=(), memo=None):
+
+def make_entry(file_signature, scanned_ns, status, reason="", config=None, facts=(), watched=(), memo=None):
     """A cache entry for one examined file (see the module docstring for the fields).
 
     ``watched`` are the other files the record depends on, existing (they become ``deps``) or
@@ -146,9 +160,10 @@ def make_entry(file_signature, scanned_ns, status, reason="", config=None, watch
     if reason:
         entry["reason"] = reason
     if config is not None:
-        entry["config"] = config_to_dict(config)
+        entry["config"] = pack_config(config)
+        entry["facts"] = list(facts)
         memo = memo or StatMemo()
-        signatures = [(path, memo.signature(path)) for path in watched]
+        signatures = [(path, memo.signature(path) if memo.exists(path) else None) for path in watched]
         entry["deps"] = [[path, *sig] for path, sig in signatures if sig is not None]
         entry["absent"] = [path for path, sig in signatures if sig is None]
     return entry
@@ -165,7 +180,10 @@ def is_fresh(entry, file_signature, memo):
         for path, mtime_ns, size in entry.get("deps", ()):
             if memo.signature(path) != (mtime_ns, size) or is_racy(mtime_ns, scanned_ns):
                 return False
-        return all(memo.signature(path) is None for path in entry.get("absent", ()))
+        for path in entry.get("absent", ()):
+            if memo.exists(path):
+                return False
+        return True
     except (KeyError, TypeError, ValueError):
         return False  # an entry of an unexpected shape is examined again, never trusted
 
@@ -189,9 +207,17 @@ def config_to_dict(config):
     return data
 
 
-def config_from_entry(entry):
-    """The DomUConfig of a ``config`` entry."""
-    return DomUConfig.from_dict(entry["config"])
+def pack_config(config):
+    """``DomUConfig.to_dict()`` as msgpack bytes."""
+    return msgpack.packb(config_to_dict(config), use_bin_type=True, default=str)
+
+
+def unpack_config(blob):
+    """The DomUConfig of :func:`pack_config` bytes; ValueError when they are not one."""
+    try:
+        return DomUConfig.from_dict(msgpack.unpackb(blob, raw=False, strict_map_key=False))
+    except Exception as err:  # pylint: disable=broad-except  # garbage in a cache: any error type
+        raise ValueError(f"cached record unreadable ({type(err).__name__})") from None
 
 
 # --- helpers -------------------------------------------------------------------------------------

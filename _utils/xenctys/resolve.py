@@ -18,6 +18,7 @@ No DNS look-ups are made: ``t:<hostname>`` matches the names written in the conf
 
 import os
 import posixpath
+from typing import NamedTuple, Tuple
 
 from xenctys.address import Address, expand_base_paths, normalize_ip, parse_address
 from xenctys.domconfig import DomUConfig, normalize_mac, normalize_uuid
@@ -26,13 +27,45 @@ from xenctys.errors import AmbiguousAddressError, NoMatchError
 DOMAIN0_NAME = "Domain-0"
 
 
+class ConfigFacts(NamedTuple):
+    """What an address can be matched against, taken from one config (and cached with it).
+
+    Matching needs only these, so a cached inventory is matched without rebuilding every
+    DomUConfig (see ``discovery.ConfigList``).  The matcher reads them by index, so a plain list
+    of the same values in the same order (as msgpack returns them) matches the same.
+    """
+
+    path: str
+    label: str
+    uuid: str  # 32 lower-case hex digits or ""
+    macs: Tuple[str, ...]  # normalized
+    ips: Tuple[str, ...]  # normalized IPs (xl ``ip=`` lists split)
+    names: Tuple[str, ...]  # lower-case host names of ``#@#IP`` entries and NETNAME
+
+
+_PATH, _LABEL, _UUID, _MACS, _IPS, _NAMES = range(len(ConfigFacts._fields))
+
+
+def config_facts(config):
+    """The :class:`ConfigFacts` of a DomUConfig."""
+    ips = tuple(dict.fromkeys(ip for ip in (normalize_ip(item) for item in _split_ips(config.ips)) if ip))
+    names = tuple(dict.fromkeys(name.lower().rstrip(".") for name in _config_names(config)))
+    return ConfigFacts(config.path, config.label, config.uuid_hex, tuple(config.macs), ips, names)
+
+
 # --- public API ----------------------------------------------------------------------------------
 
 
 def match_configs(address, configs):
-    """Every config the address names (all its parts match), in the order given."""
+    """Every config the address names (all its parts match), in the order given.
+
+    ``configs`` is any sequence of DomUConfig; one with a ``facts()`` method (the inventory's
+    ``ConfigList``) is matched on those and only the matches are built.
+    """
     matcher = _Matcher(_as_address(address))
-    return [config for config in configs if matcher.config_matches(config)]
+    if hasattr(configs, "facts"):
+        return [configs[index] for index, facts in enumerate(configs.facts()) if matcher.facts_match(facts)]
+    return [config for config in configs if matcher.facts_match(config_facts(config))]
 
 
 def resolve_config(address, configs):
@@ -121,14 +154,15 @@ class _Matcher:
         self.tcp_name = address.tcp.lower().rstrip(".") if address.tcp and not self.tcp_ip else ""
 
     # Cheap string comparisons first; the path (which may stat) last.
-    def config_matches(self, config):
+    def facts_match(self, facts):
+        """``facts``: a ConfigFacts or a list of its values (read by index)."""
         address = self.address
         return (
-            (not address.label or config.label == address.label)
-            and (not address.uuid or config.uuid_hex == address.uuid)
-            and (not address.mac or address.mac in config.macs)
-            and (not address.tcp or self._tcp_matches(_config_ips(config), _config_names(config)))
-            and self._path_matches(config.path)
+            (not address.label or facts[_LABEL] == address.label)
+            and (not address.uuid or facts[_UUID] == address.uuid)
+            and (not address.mac or address.mac in facts[_MACS])
+            and (not address.tcp or self._tcp_matches(facts[_IPS], facts[_NAMES]))
+            and self._path_matches(facts[_PATH])
         )
 
     def domain_matches(self, domain, config):
@@ -140,8 +174,9 @@ class _Matcher:
         if address.mac and address.mac not in {normalize_mac(m) for m in domain.get("macs") or ()}:
             return False
         if address.tcp:
-            ips = list(domain.get("ips") or ()) + (_config_ips(config) if config else [])
-            if not self._tcp_matches(ips, _config_names(config) if config else []):
+            facts = config_facts(config) if config else None
+            ips = [normalize_ip(ip) for ip in _split_ips(domain.get("ips") or ())] + list(facts.ips if facts else ())
+            if not self._tcp_matches(ips, facts.names if facts else ()):
                 return False
         if address.pathname or address.filename or address.base_paths:
             path = domain.get("config_path") or (config.path if config else "")
@@ -159,9 +194,10 @@ class _Matcher:
         return not self.target or self.target.is_same(normalized)
 
     def _tcp_matches(self, ips, names):
+        """``ips`` normalized, ``names`` lower case (as in ConfigFacts)."""
         if self.tcp_ip:
-            return any(normalize_ip(ip) == self.tcp_ip for ip in _split_ips(ips))
-        return any(name.lower().rstrip(".") == self.tcp_name for name in names)
+            return self.tcp_ip in ips
+        return self.tcp_name in names
 
 
 class _PathTarget:
@@ -225,10 +261,6 @@ def _domain_config(domain, by_label, by_path):
         return by_path.get(_normpath(path))
     candidates = by_label.get(domain.get("name"), [])
     return candidates[0] if len(candidates) == 1 else None
-
-
-def _config_ips(config):
-    return list(config.ips)
 
 
 def _config_names(config):

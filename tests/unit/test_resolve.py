@@ -5,6 +5,7 @@ import os
 import pytest
 
 from xenctys.address import parse_address
+from xenctys.cfgreader import read_config
 from xenctys.domconfig import DomUConfig, IPEntry, Vif
 from xenctys.errors import AmbiguousAddressError, NoMatchError
 from xenctys.resolve import distinct_files, match_configs, match_domains, resolve_config
@@ -246,8 +247,6 @@ def test_libvirt_corpus_is_ambiguous_until_a_path_is_given(libvirt_xl_configs):
 
 
 @pytest.fixture(name="libvirt_xl_configs")
-def _libvirt_xl_configs():
-    from xenctys.cfgreader import read_config  # pylint: disable=import-outside-toplevel
-
-    folder = "/work/shared/corpus/libvirt-configs/xl"
-    return [read_config(os.path.join(folder, name)) for name in sorted(os.listdir(folder))]
+def _libvirt_xl_configs(shared_dir):
+    folder = shared_dir / "corpus" / "libvirt-configs" / "xl"
+    return [read_config(str(path)) for path in sorted(folder.glob("*.cfg"))]

@@ -1,0 +1,398 @@
+"""Find the DomU config files below the base paths: the inventory (ctys ENUMERATE's scan, spec §4.2).
+
+ctys runs ``find <base> -type f \\( -name '*.conf' -o -name '*.ctys' \\)`` and an awk filter per
+file.  Here one walk does both, and never stops on a bad file or folder:
+
+* **Candidates** are regular files named ``*.conf``, ``*.ctys`` or ``*.cfg`` (``.cfg`` is xl's
+  own convention).  Directory symlinks are followed, each directory (device, inode) is walked
+  once, so a symlink loop ends there and is reported.  A file reached through several paths
+  (``/etc/xen/auto/x.cfg -> ../x.cfg``) is one DomU: the path that is not a symlink is kept.
+* **The ctys filter** (``enumfilter.awk``), on the raw bytes, before any parsing:
+  ``#@#MAGICID-IGNORE`` anywhere rejects the file (IGNORE always wins), ``#@#MAGICID-NOENUM``
+  rejects it, ``#@#MAGICID-XEN`` accepts it; otherwise it is accepted when at least 5 lines have
+  exactly ``name``, ``vif``, ``disk``, ``memory``, ``bootloader``, ``uuid`` or ``vcpus`` (lower
+  case, spaces allowed) left of ``=`` (awk: score > 4).  A ``.ctys`` file is enumerated only when it
+  passes this filter itself (normally: ``#@#MAGICID-XEN`` without IGNORE), exactly like ctys; it
+  is not skipped for being the sidecar of an accepted ``.conf``.  Sidecars of the seed model carry
+  ``#@#MAGICID-IGNORE`` and are still read for their ``#@#`` values by the config reader.
+* **Problems** (unreadable folder or file, nonexistent base path, symlink loop, file over
+  ``max_bytes``, binary file with NUL bytes, vanished file, parse error) go to
+  ``Inventory.problems`` as ``{"path", "reason"}``; the walk goes on.
+
+With a cache file (:mod:`xenctys.invcache`) a file whose signature (and whose sidecars') did not
+change is not read at all: the warm path is one ``scandir`` per folder and one stat per file, and
+a cached record is only decoded when it is used (:class:`ConfigList`).
+"""
+
+import os
+import re
+import stat
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import List
+
+from xenctys import invcache
+from xenctys.address import expand_base_paths
+from xenctys.cfgreader import read_config
+from xenctys.ctyskeys import sidecar_paths
+from xenctys.errors import ConfigError
+from xenctys.resolve import ConfigFacts, config_facts
+
+DEFAULT_BASE_PATHS = ("/etc/xen", "/etc/ctys.d")
+DEFAULT_MAX_BYTES = 1 << 20
+CANDIDATE_SUFFIXES = (".conf", ".ctys", ".cfg")
+
+MAGIC_IGNORE = b"#@#MAGICID-IGNORE"
+MAGIC_NOENUM = b"#@#MAGICID-NOENUM"
+MAGIC_XEN = b"#@#MAGICID-XEN"
+# enumfilter.awk: the left side of "=" is exactly one of these keys (spaces around allowed).
+_SCORED_KEY_LINE = re.compile(rb"^[ \t]*(?:name|vif|disk|memory|bootloader|uuid|vcpus)[ \t]*=", re.MULTILINE)
+MIN_KEY_LINES = 5  # awk: score > 4
+
+
+class ConfigList(Sequence):
+    """The inventory's configs, sorted by path: a read-only sequence of DomUConfig.
+
+    A config answered from the cache stays packed until it is used; :meth:`facts` gives what
+    addresses are matched on without unpacking anything, so resolving one address in a cached
+    inventory of 10,000 DomUs builds one DomUConfig, not 10,000.
+    """
+
+    def __init__(self, items=()):
+        # (facts, DomUConfig or packed bytes), sorted by path; facts[0] is the path
+        self._items = sorted(items, key=lambda item: item[0][0])
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        facts, config = self._items[index]
+        if isinstance(config, bytes):
+            config = invcache.unpack_config(config)
+            self._items[index] = (facts, config)
+        return config
+
+    def facts(self):
+        """The facts of every config, in order: :class:`~xenctys.resolve.ConfigFacts` or a list of
+        the same values (as the cache stores them)."""
+        return [facts for facts, _ in self._items]
+
+    def __eq__(self, other):
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self):
+        return f"ConfigList({[facts[0] for facts in self.facts()]!r})"
+
+
+@dataclass
+class Inventory:
+    """What one discovery found: the configs, what went wrong, and how much the cache saved."""
+
+    configs: ConfigList = field(default_factory=ConfigList)  # accepted configs, sorted by path
+    problems: List[dict] = field(default_factory=list)  # {"path": ..., "reason": ...}, sorted by path
+    base_paths: List[str] = field(default_factory=list)  # the expanded base paths walked
+    from_cache: int = 0  # candidate files answered from the cache (not read)
+    parsed: int = 0  # files handed to the config reader
+
+    def to_dict(self):
+        """Plain data for Salt return values."""
+        return {"configs": [invcache.config_to_dict(config) for config in self.configs],
+                "problems": list(self.problems), "base_paths": list(self.base_paths),
+                "from_cache": self.from_cache, "parsed": self.parsed}
+
+
+def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT_MAX_BYTES, common_file=None):
+    """Walk the base paths and return the :class:`Inventory` of DomU configs.
+
+    ``base_paths``: a list or a ctys ``p1%p2`` string; None = :data:`DEFAULT_BASE_PATHS`; ``~`` is
+    the home directory and relative paths are relative to it.  ``cache_file``: the msgpack
+    inventory cache (None = no cache); ``use_cache=False`` neither reads nor writes it (ctys
+    ``-c off``).  ``max_bytes``: larger files are reported, not read.  ``common_file``: the ctys
+    common file (``/etc/ctys.d/vm.conf``) passed to the config reader.  Never raises for a file
+    system problem: everything is in ``problems``.
+    """
+    bases = expand_base_paths(DEFAULT_BASE_PATHS if base_paths is None else base_paths)
+    caching = bool(use_cache and cache_file)
+    settings = invcache.cache_settings(max_bytes, common_file)
+    old_entries, problems = invcache.load_entries(cache_file, settings) if caching else ({}, [])
+    run = _Run(old_entries, max_bytes, common_file)
+    for base in bases:
+        _walk_base(base, run)
+    problems.extend(run.problems)
+    if caching and run.changed(bases):
+        merged = invcache.merge_entries(old_entries, run.entries, bases)
+        problems.extend(invcache.save_entries(cache_file, merged, settings))
+    return Inventory(
+        configs=ConfigList(run.kept_configs()),
+        problems=sorted(problems, key=lambda problem: (problem["path"], problem["reason"])),
+        base_paths=bases,
+        from_cache=run.from_cache,
+        parsed=run.parsed,
+    )
+
+
+def passes_ctys_filter(data):
+    """ctys ``enumfilter.awk`` on a file's bytes: ``(accepted, reason when rejected)``."""
+    if MAGIC_IGNORE in data:
+        return False, "#@#MAGICID-IGNORE"
+    if MAGIC_NOENUM in data:
+        return False, "#@#MAGICID-NOENUM"
+    if MAGIC_XEN in data:
+        return True, ""
+    score = 0
+    for _ in _SCORED_KEY_LINE.finditer(data):
+        score += 1
+        if score >= MIN_KEY_LINES:
+            return True, ""
+    return False, f"only {score} of the ctys key lines (need {MIN_KEY_LINES})"
+
+
+def is_candidate_name(name):
+    """A file name discovery looks at: ``*.conf``, ``*.ctys``, ``*.cfg``."""
+    return name.endswith(CANDIDATE_SUFFIXES)
+
+
+# --- one run -------------------------------------------------------------------------------------
+
+
+class _Run:
+    """State of one discovery: visited folders, files seen, entries built, counters, problems."""
+
+    def __init__(self, old_entries, max_bytes, common_file):
+        self.old_entries = old_entries
+        self.max_bytes = max_bytes
+        self.common_file = common_file
+        self.listings = {}  # folder -> set of its names, for sidecar existence checks
+        self.memo = invcache.StatMemo(self.listings)
+        self.visited_dirs = set()  # (st_dev, st_ino) of every folder walked
+        self.files = {}  # (st_dev, st_ino) -> the one path kept for that file
+        self.entries = {}  # path -> cache entry, for every candidate file met
+        self.configs = {}  # path -> (ConfigFacts, DomUConfig or packed bytes) of every accepted file
+        self.problems = []
+        self.from_cache = 0
+        self.parsed = 0
+
+    def problem(self, path, reason):
+        self.problems.append({"path": path, "reason": reason})
+
+    def forget(self, path):
+        """Drop what was recorded for ``path`` (a symlink path superseded by the real one)."""
+        self.entries.pop(path, None)
+        self.configs.pop(path, None)
+        self.problems[:] = [problem for problem in self.problems if problem["path"] != path]
+
+    def kept_configs(self):
+        kept = set(self.files.values())
+        return [item for path, item in self.configs.items() if path in kept]
+
+    def changed(self, bases):
+        """True when the cache file needs writing: anything examined anew, or gone."""
+        if self.parsed or any(path not in self.old_entries for path in self.entries):
+            return True
+        return any(path not in self.entries for path in self.old_entries if _under_any(path, bases))
+
+
+# --- walking -------------------------------------------------------------------------------------
+
+
+def _walk_base(base, run):
+    """Walk one base path, depth first, with an explicit stack (no recursion limit)."""
+    try:
+        stat_result = os.stat(base)
+    except OSError as err:
+        run.problem(base, f"base path not usable: {_reason(err)}")
+        return
+    if not stat.S_ISDIR(stat_result.st_mode):
+        run.problem(base, "base path is not a directory")
+        return
+    if _identity(stat_result) in run.visited_dirs:
+        return  # the same folder as an earlier base path (or below one): walked already
+    run.visited_dirs.add(_identity(stat_result))
+    stack = [base]
+    while stack:
+        folder = stack.pop()
+        stack.extend(reversed(_scan_folder(folder, run)))
+
+
+def _scan_folder(folder, run):
+    """Examine the candidate files of one folder; return its subfolders not walked yet."""
+    subfolders = []
+    try:
+        with os.scandir(folder) as entries:
+            listing = sorted(entries, key=lambda entry: entry.name)
+    except OSError as err:
+        run.problem(folder, f"folder not readable: {_reason(err)}")
+        return subfolders
+    run.listings[folder] = {entry.name for entry in listing}
+    for entry in listing:
+        try:
+            if entry.is_dir():
+                _add_subfolder(entry, run, subfolders)
+            elif is_candidate_name(entry.name):
+                _examine_candidate(entry, run)
+        except OSError as err:  # between scandir and stat: vanished, EACCES, ELOOP...
+            run.problem(entry.path, f"cannot examine: {_reason(err)}")
+    return subfolders
+
+
+def _add_subfolder(entry, run, subfolders):
+    identity = _identity(entry.stat())
+    if identity in run.visited_dirs:
+        if entry.is_symlink():
+            run.problem(entry.path, "symlink to a folder walked already (loop or alias): not walked again")
+        return
+    run.visited_dirs.add(identity)
+    subfolders.append(entry.path)
+
+
+def _examine_candidate(entry, run):
+    """One ``*.conf``/``*.ctys``/``*.cfg`` name: from the cache, or read, filter and parse.
+
+    This runs for every file of every call (10,000 on a big dom0), so the cached path is kept
+    short: one stat, a few dict look-ups, no read.
+    """
+    path = entry.path
+    try:
+        stat_result = entry.stat()
+    except FileNotFoundError:
+        run.problem(path, "dangling symlink" if entry.is_symlink() else "vanished while its folder was read")
+        return
+    if not stat.S_ISREG(stat_result.st_mode):
+        run.problem(path, "not a regular file (device, FIFO or socket): not read")
+        return
+    if not _keep_identity(entry, _identity(stat_result), run):
+        return
+    file_signature = (stat_result.st_mtime_ns, stat_result.st_size)
+    cached = run.old_entries.get(path)
+    if cached is None or not _reuse(path, cached, file_signature, run):
+        _examine_file(path, file_signature, run)
+    if run.entries[path]["status"] == invcache.STATUS_PROBLEM:
+        run.problem(path, run.entries[path]["reason"])
+
+
+def _keep_identity(entry, identity, run):
+    """Keep one path per file (symlinks, hard links); False when this path is the duplicate."""
+    kept = run.files.get(identity)
+    if kept is None:
+        run.files[identity] = entry.path
+        return True
+    if entry.is_symlink() or os.path.realpath(kept) == kept:
+        return False  # the path kept already is as good or better
+    run.forget(kept)  # the earlier path was a symlink; this one is the file itself
+    run.files[identity] = entry.path
+    return True
+
+
+def _reuse(path, cached, file_signature, run):
+    """Take the cache entry if it is fresh and well-formed; False means: examine the file."""
+    if not invcache.is_fresh(cached, file_signature, run.memo):
+        return False
+    status = cached.get("status")
+    if status == invcache.STATUS_CONFIG:
+        facts, blob = cached.get("facts"), cached.get("config")
+        # Cached facts stay the plain list msgpack gives (index-compatible with ConfigFacts):
+        # building 10,000 named tuples would cost more than the rest of the warm path.
+        if not (isinstance(facts, list) and len(facts) == len(ConfigFacts._fields) and facts[0] == path
+                and isinstance(blob, bytes)):
+            return False
+        run.configs[path] = (facts, blob)
+    elif status not in (invcache.STATUS_REJECTED, invcache.STATUS_PROBLEM):
+        return False
+    run.entries[path] = cached
+    run.from_cache += 1
+    return True
+
+
+# --- examining one file --------------------------------------------------------------------------
+
+
+def _examine_file(path, file_signature, run):
+    """Read, filter and parse one file; record its cache entry (and config) in ``run``."""
+    scanned_ns = time.time_ns()
+    reason = f"larger than {run.max_bytes} bytes: not read" if file_signature[1] > run.max_bytes else ""
+    data = b""
+    if not reason:
+        try:
+            data = _read_bytes(path, run.max_bytes)
+        except OSError as err:
+            reason = f"not readable: {_reason(err)}"
+    reason = reason or _content_reason(data, run.max_bytes)
+    if reason:
+        run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_PROBLEM, reason=reason)
+        return
+    accepted, why = passes_ctys_filter(data)
+    if not accepted:
+        run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_REJECTED, reason=why)
+        return
+    _parse_file(path, file_signature, scanned_ns, run)
+
+
+def _content_reason(data, max_bytes):
+    if len(data) > max_bytes:  # it grew after its stat
+        return f"larger than {max_bytes} bytes: not read"
+    if b"\x00" in data:
+        return "binary file (NUL bytes): not a DomU config"
+    return ""
+
+
+def _parse_file(path, file_signature, scanned_ns, run):
+    run.parsed += 1
+    try:
+        config = _parse(path, run.max_bytes, run.common_file)
+    except ConfigError as err:
+        run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_PROBLEM,
+                                                reason=f"not parsed: {err.reason}")
+        return
+    facts = config_facts(config)
+    # Every file the record came from, and every side file that could appear (spec §8.1, in the
+    # reader's own lookup order): the cache watches them all.
+    watched = [source for source in dict.fromkeys(list(config.sources) + sidecar_paths(path, run.common_file))
+               if source != path]
+    run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_CONFIG, config=config,
+                                            facts=facts, watched=watched, memo=run.memo)
+    run.configs[path] = (facts, config)
+
+
+def _parse(path, max_bytes, common_file):
+    """Hand one accepted file to the config reader (which reads it again: it takes a path only)."""
+    return read_config(path, sidecars=True, common_file=common_file, max_bytes=max_bytes)
+
+
+def _read_bytes(path, max_bytes):
+    """Up to ``max_bytes + 1`` bytes of the file (one more tells "too large" when it grew)."""
+    # O_NONBLOCK: should a FIFO replace the file after its stat, opening it must not hang the walk.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        chunks = []
+        remaining = max_bytes + 1
+        while remaining > 0:
+            chunk = os.read(fd, remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _identity(stat_result):
+    return (stat_result.st_dev, stat_result.st_ino)
+
+
+def _under_any(path, bases):
+    return any(base == "/" or path == base or path.startswith(base + "/") for base in bases)
+
+
+def _reason(err):
+    if isinstance(err, OSError) and err.errno:
+        return f"[Errno {err.errno}] {err.strerror}"
+    return str(err)
