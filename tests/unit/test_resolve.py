@@ -247,6 +247,6 @@ def test_libvirt_corpus_is_ambiguous_until_a_path_is_given(libvirt_xl_configs):
 
 
 @pytest.fixture(name="libvirt_xl_configs")
-def _libvirt_xl_configs(shared_dir):
-    folder = shared_dir / "corpus" / "libvirt-configs" / "xl"
+def _libvirt_xl_configs(corpus):
+    folder = corpus / "libvirt-configs" / "xl"
     return [read_config(str(path)) for path in sorted(folder.glob("*.cfg"))]
