@@ -4,7 +4,8 @@ Grains run when the minion starts and on every grains refresh, before anything e
 this must be cheap and must never hang:
 
 * the DomU configs come from discovery with the minion's own inventory cache (the same file and
-  the same arguments as the execution module, so both keep one cache warm);
+  the same arguments as the execution module, so both keep one cache warm), summarised for the
+  grains in ``grains.msgpack`` beside it (see "the grains' summary" below);
 * the running domains cost exactly one toolstack call (``xl list``);
 * both run under one deadline (``xen:grains_timeout``, default 5 s): a hung toolstack or a
   stuck network file system costs at most that, and the grains then come without that part
@@ -19,8 +20,13 @@ import os
 import threading
 import time
 
+import msgpack
+
+from xenctys import invcache, resolve
+from xenctys.address import expand_base_paths
 from xenctys.domconfig import normalize_uuid
 from xenctys.errors import ToolstackNotFound, XenError
+from xenctys.fsutil import atomic_write
 from xenctys.minion import build_host
 
 DEFAULT_TIMEOUT = 5.0
@@ -140,26 +146,36 @@ def canonical_uuid(uuid):
     return "-".join((hexdigits[:8], hexdigits[8:12], hexdigits[12:16], hexdigits[16:20], hexdigits[20:]))
 
 
-def domu_grains(configs, domains):
+def config_rows(configs):
+    """``[[path, label, uuid, macs]]`` of an inventory's configs (uuid: 32 hex digits or "").
+
+    An inventory from the cache keeps its records packed; its ``facts()`` (``resolve.ConfigFacts``
+    order: path, label, uuid, macs, ...) give the same values without unpacking 10,000 of them.
+    """
+    facts = configs.facts() if hasattr(configs, "facts") else [resolve.config_facts(c) for c in configs]
+    return [[item[0], item[1], item[2], list(item[3])] for item in facts]
+
+
+def domu_grains(rows, domains):
     """``{"domus": {label: {uuid, macs, config}}, "labels", "uuids", "macs"}``.
 
-    Configs first (sorted by path, so the first config of a label is stable); a label that
-    several configs use lists the others in ``other_configs``.  Running domains without a config
-    add their label and uuid.  The flat lists hold every label, uuid and MAC seen, for
-    ``salt -G 'xen:labels:tst100'``.
+    ``rows`` are :func:`config_rows`, taken in path order so the first config of a label is
+    stable; a label that several configs use lists the others in ``other_configs``.  Running
+    domains without a config add their label and uuid.  The flat lists hold every label, uuid
+    and MAC seen, for ``salt -G 'xen:labels:tst100'``.
     """
     domus, uuids, macs = {}, set(), set()
-    for config in sorted(configs, key=lambda c: c.path):
-        if not config.label:
+    for path, label, uuid, config_macs in sorted(rows, key=lambda row: row[0]):
+        if not label:
             continue
-        uuid = canonical_uuid(config.uuid)
+        uuid = canonical_uuid(uuid)
         uuids.add(uuid)
-        macs.update(config.macs)
-        entry = domus.get(config.label)
+        macs.update(config_macs)
+        entry = domus.get(label)
         if entry is None:
-            domus[config.label] = {"uuid": uuid, "macs": list(config.macs), "config": config.path}
+            domus[label] = {"uuid": uuid, "macs": list(config_macs), "config": path}
         else:
-            entry.setdefault("other_configs", []).append(config.path)
+            entry.setdefault("other_configs", []).append(path)
     for domain in domains:
         label = str(domain.get("name") or "")
         if not label or domain.get("domid") == 0 or label == "Domain-0":
@@ -170,6 +186,141 @@ def domu_grains(configs, domains):
         entry["uuid"] = entry["uuid"] or uuid
     uuids.discard("")
     return {"domus": domus, "labels": sorted(domus), "uuids": sorted(uuids), "macs": sorted(macs)}
+
+
+# --- the grains' summary of the inventory --------------------------------------------------------
+#
+# Even warm, discovery stats every candidate file and loads the whole inventory cache: hundreds
+# of milliseconds for 10,000 configs.  The grains keep their own small summary (path, label,
+# uuid, MACs per config) with the mtime of every folder below the base paths and the signature
+# of the inventory cache.  While none of those changed, the summary is the inventory: adding,
+# removing or renaming a config (and any editor or Salt file.managed write, which renames a new
+# file into place) changes its folder's mtime; any discovery that sees an in-place edit rewrites
+# the inventory cache.  Only an in-place edit that no xen call has looked at yet goes unseen.
+
+SUMMARY_KIND = "xenctys-grains-summary"
+SUMMARY_FORMAT = 1
+SUMMARY_NAME = "grains.msgpack"
+MAX_SUMMARY_BYTES = 64 << 20
+
+
+def _signature(path):
+    """``[mtime_ns, size, inode]`` of a file, or None when it is not there."""
+    try:
+        stat_result = os.stat(path)
+    except OSError:
+        return None
+    return [stat_result.st_mtime_ns, stat_result.st_size, stat_result.st_ino]
+
+
+def _folder_mtime(path):
+    try:
+        stat_result = os.stat(path)
+    except OSError:
+        return None
+    return stat_result.st_mtime_ns if os.path.isdir(path) else None
+
+
+def folder_stamps(bases):
+    """``[[folder, mtime_ns or None]]`` of each base path and every folder below it.
+
+    Walked like discovery walks: folder symlinks followed, each folder (device, inode) once.
+    """
+    stamps, seen = [], set()
+    for base in bases:
+        stamps.append([base, _folder_mtime(base)])
+        try:
+            info = os.stat(base)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) in seen or stamps[-1][1] is None:
+            continue  # missing, not a folder, or walked already below an earlier base path
+        seen.add((info.st_dev, info.st_ino))
+        stack = [base]
+        while stack:
+            folder = stack.pop()
+            for sub in _subfolders(folder, seen):
+                stamps.append([sub, _folder_mtime(sub)])
+                stack.append(sub)
+    return stamps
+
+
+def _subfolders(folder, seen):
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if not entry.is_dir():
+                        continue
+                    info = entry.stat()
+                except OSError:
+                    continue
+                identity = (info.st_dev, info.st_ino)
+                if identity not in seen:
+                    seen.add(identity)
+                    found.append(entry.path)
+    except OSError:
+        pass  # unreadable: discovery reports it; its mtime still tells when it changes
+    return found
+
+
+def load_summary(path):
+    """The summary dict, or None when it is missing, damaged or not ours."""
+    try:
+        if os.path.getsize(path) > MAX_SUMMARY_BYTES:
+            return None
+        with open(path, "rb") as handle:
+            summary = msgpack.unpackb(handle.read(), raw=False)
+    except Exception:  # pylint: disable=broad-except  # any damage means: build it again
+        return None
+    if not isinstance(summary, dict) or summary.get("kind") != SUMMARY_KIND:
+        return None
+    return summary if summary.get("format") == SUMMARY_FORMAT else None
+
+
+def summary_is_current(summary, bases, inventory_file):
+    """True while no folder, no base path and not the inventory cache changed since the summary."""
+    if summary.get("bases") != list(bases) or summary.get("inventory") != _signature(inventory_file):
+        return False
+    scanned_ns = summary.get("scanned_ns", 0)
+    for folder, mtime_ns in summary.get("folders", ()):
+        if _folder_mtime(folder) != mtime_ns:
+            return False
+        if mtime_ns is not None and invcache.is_racy(mtime_ns, scanned_ns):
+            return False  # changed within the clock's granularity of our look: look again
+    return True
+
+
+def summarised_rows(summary_file, bases, inventory_file, read_configs):
+    """The config rows, from the summary while it is current, else from ``read_configs()``.
+
+    Folders are stamped before discovery runs, so a config added meanwhile changes a stamp and
+    is seen next time.  A summary that cannot be written only costs time.
+    """
+    summary = load_summary(summary_file)
+    if summary is not None and summary_is_current(summary, bases, inventory_file):
+        return summary["configs"]
+    scanned_ns = time.time_ns()
+    folders = folder_stamps(bases)
+    rows = config_rows(read_configs())
+    summary = {"kind": SUMMARY_KIND, "format": SUMMARY_FORMAT, "bases": list(bases), "scanned_ns": scanned_ns,
+               "inventory": _signature(inventory_file), "folders": folders, "configs": rows}
+    try:
+        atomic_write(summary_file, msgpack.packb(summary, use_bin_type=True))
+    except OSError:
+        pass
+    return rows
+
+
+def inventory_rows(host):
+    """The config rows of the host's inventory; summarised when the inventory cache is on."""
+    cache_file = host.settings.cache_file
+    if not cache_file:
+        return config_rows(host.inventory().configs)
+    summary_file = os.path.join(os.path.dirname(cache_file), SUMMARY_NAME)
+    bases = expand_base_paths(host.settings.base_paths)
+    return summarised_rows(summary_file, bases, cache_file, lambda: host.inventory().configs)
 
 
 # --- all of it -----------------------------------------------------------------------------------
@@ -215,7 +366,7 @@ def _no_event(_action, _data):
 
 def _inventory_grains(host, timeout):
     """Configs and running domains, side by side under one deadline; what failed goes to ``errors``."""
-    outcomes = run_with_deadline({"configs": lambda: host.inventory().configs,
+    outcomes = run_with_deadline({"configs": lambda: inventory_rows(host),
                                   "domains": host.toolstack.list_plain}, timeout)
     errors = []
     parts = {}

@@ -48,6 +48,7 @@ class FakeHost:
         self.toolstack = toolstack
         self.configs = list(configs)
         self.inventory_calls = 0
+        self.settings = SimpleNamespace(cache_file=None, base_paths=[])  # no cache: discovery every time
 
     def inventory(self):
         self.inventory_calls += 1
@@ -176,7 +177,7 @@ DOMAINS = [
 
 
 def test_domu_grains_merge_configs_and_running_domains():
-    grains = ig.domu_grains(CONFIGS, DOMAINS)
+    grains = ig.domu_grains(ig.config_rows(CONFIGS), DOMAINS)
     assert grains["domus"] == {
         "tst100": {"uuid": UUID, "macs": ["00:50:56:13:11:40"], "config": "/etc/xen/a/tst100.conf",
                    "other_configs": ["/etc/xen/b/tst100.conf"]},
@@ -189,7 +190,8 @@ def test_domu_grains_merge_configs_and_running_domains():
 
 
 def test_running_domain_fills_a_missing_config_uuid():
-    grains = ig.domu_grains([config("tst101", "/x/tst101.conf")], [{"name": "tst101", "domid": 5, "uuid": UUID}])
+    grains = ig.domu_grains(ig.config_rows([config("tst101", "/x/tst101.conf")]),
+                            [{"name": "tst101", "domid": 5, "uuid": UUID}])
     assert grains["domus"]["tst101"] == {"uuid": UUID, "macs": [], "config": "/x/tst101.conf"}
 
 
@@ -252,6 +254,118 @@ def test_unexpected_exception_in_a_part_never_escapes(proc_root, sys_root):
     host = FakeHost(FakeToolstack(error=RuntimeError("boom")), CONFIGS)
     grains = compute(host, proc_root, sys_root)["xen"]
     assert grains["errors"] == ["running domains: RuntimeError: boom"]
+
+
+# --- the grains' summary of the inventory -------------------------------------------------------
+
+
+class Discovery:
+    """Stands in for ``host.inventory().configs``: one config per ``*.conf`` below the base, counted."""
+
+    def __init__(self, base, inventory_file):
+        self.base = base
+        self.inventory_file = inventory_file
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        found = sorted(str(p) for p in self.base.rglob("*.conf"))
+        self.inventory_file.write_bytes(str(found).encode())  # like discovery: the cache changes
+        return [config(os.path.basename(p)[:-5], p, UUID_HEX) for p in found]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    base = tmp_path / "configs"
+    (base / "pool" / "a").mkdir(parents=True)
+    (base / "pool" / "a" / "tst100.conf").write_text("name = 'tst100'\n")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    discovery = Discovery(base, cache / "inventory.msgpack")
+    summary = cache / "grains.msgpack"
+
+    def rows():
+        return ig.summarised_rows(str(summary), [str(base)], str(discovery.inventory_file), discovery)
+
+    age_everything(base)
+    return SimpleNamespace(base=base, discovery=discovery, summary=summary, rows=rows)
+
+
+def age_everything(base, seconds=60):
+    """Folder mtimes a minute old: outside the racy window of the summary's look."""
+    old = time.time() - seconds
+    for folder in [base, *[p for p in base.rglob("*") if p.is_dir()]]:
+        os.utime(folder, (old, old))
+
+
+def test_summary_answers_while_nothing_changed(tree):
+    first = tree.rows()
+    assert [row[1] for row in first] == ["tst100"] and tree.discovery.calls == 1
+    assert tree.rows() == first and tree.discovery.calls == 1
+
+
+def test_summary_sees_a_new_config(tree):
+    tree.rows()
+    (tree.base / "pool" / "a" / "tst101.conf").write_text("name = 'tst101'\n")
+    assert [row[1] for row in tree.rows()] == ["tst100", "tst101"] and tree.discovery.calls == 2
+
+
+def test_summary_sees_a_new_folder_deep_down(tree):
+    tree.rows()
+    (tree.base / "pool" / "a" / "b").mkdir()
+    (tree.base / "pool" / "a" / "b" / "tst102.conf").write_text("name = 'tst102'\n")
+    assert "tst102" in [row[1] for row in tree.rows()]
+
+
+def test_summary_sees_a_removed_config(tree):
+    tree.rows()
+    (tree.base / "pool" / "a" / "tst100.conf").unlink()
+    assert tree.rows() == []
+
+
+def test_summary_follows_the_inventory_cache(tree):
+    """An in-place edit keeps the folder's mtime; discovery (any xen call) rewrites the cache."""
+    tree.rows()
+    tree.discovery.inventory_file.write_bytes(b"rewritten by another discovery")
+    tree.rows()
+    assert tree.discovery.calls == 2
+
+
+def test_summary_of_other_base_paths_is_not_used(tree, tmp_path):
+    tree.rows()
+    other = tmp_path / "other"
+    other.mkdir()
+    ig.summarised_rows(str(tree.summary), [str(other)], str(tree.discovery.inventory_file), tree.discovery)
+    assert tree.discovery.calls == 2
+
+
+def test_summary_taken_within_the_racy_window_is_checked_again(tree):
+    (tree.base / "pool" / "a" / "tst101.conf").write_text("name = 'tst101'\n")  # folder mtime: now
+    tree.rows()
+    tree.rows()
+    assert tree.discovery.calls == 2
+
+
+def test_damaged_summary_is_rebuilt(tree):
+    tree.rows()
+    tree.summary.write_bytes(b"\xc1 not msgpack")
+    assert [row[1] for row in tree.rows()] == ["tst100"] and tree.discovery.calls == 2
+
+
+def test_unwritable_summary_costs_only_time(tree):
+    tree.summary.mkdir()  # a folder where the file should go: atomic_write fails
+    assert [row[1] for row in tree.rows()] == ["tst100"]
+
+
+def test_folder_stamps_follow_symlinks_once(tmp_path):
+    base = tmp_path / "b"
+    (base / "real").mkdir(parents=True)
+    (base / "link").symlink_to(base / "real")
+    (base / "real" / "loop").symlink_to(base)
+    folders = [folder for folder, _ in ig.folder_stamps([str(base), str(tmp_path / "missing")])]
+    assert folders[0] == str(base) and folders[-1] == str(tmp_path / "missing")
+    assert len(folders) == 3  # base, one of real and link, missing: the loop back to base is not walked
+    assert ig.folder_stamps([str(tmp_path / "missing")]) == [[str(tmp_path / "missing"), None]]
 
 
 # --- helpers -------------------------------------------------------------------------------------
