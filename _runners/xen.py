@@ -352,7 +352,9 @@ class _Jobs:
     """One LocalClient: publish jobs and read their returns from the master's event bus."""
 
     def __init__(self):
-        self.client = salt.client.get_local_client(__opts__["conf_file"])
+        # The runner's own options are the client config of __opts__["conf_file"] already
+        # (salt-run reads it with client_config); reading the file again costs ~0.15 s per call.
+        self.client = salt.client.get_local_client(mopts=dict(__opts__))
 
     def __enter__(self):
         return self
