@@ -1,4 +1,4 @@
-"""Shared test set-up for all tiers: paths, the real-daemon fixtures and their helpers.
+"""Shared test set-up for all tiers: hooks and the real-daemon fixtures (helpers: harness.py).
 
 Tiers:
 
@@ -28,39 +28,34 @@ start-up dominates; daemon tests must not run in parallel):
 """
 
 import contextlib
-import importlib
 import logging
-import os
 import pathlib
 import shutil
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-TESTS_DIR = REPO / "tests"
-UTILS_DIR = REPO / "_utils"
-XLSIM_DIR = TESTS_DIR / "xlsim"
-# The project's shared material lies beside the repository: /work/shared here, ../shared in CI.
-SHARED_DIR = REPO.parent / "shared"
-MINION_IDS = ("lab00", "lab01")
-MASTER_ID = "xen-master"
-LOCALHOST = "127.0.0.1"
-
+_TESTS = pathlib.Path(__file__).resolve().parent
 # The core is imported from the source tree, never from an installed copy (the integration tests
-# check the two real deployment modes separately); tests/ itself makes ``xlsim`` importable.
-for _path in (str(UTILS_DIR), str(TESTS_DIR)):
+# check the two real deployment modes separately); tests/ makes ``harness`` and ``xlsim`` importable.
+for _path in (str(_TESTS.parent / "_utils"), str(_TESTS)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-log = logging.getLogger(__name__)
-
-# Paths in the repository root that must never be served from it as a file_root.
-FILE_IGNORE_REGEX = [r"(^|/)(\.git|\.venv[^/]*|__pycache__|\.pytest_cache|\.hypothesis|build|dist)(/|$)"]
-
+from harness import (  # noqa: E402  pylint: disable=wrong-import-position
+    FILE_IGNORE_REGEX,
+    LOCALHOST,
+    MASTER_ID,
+    MINION_IDS,
+    REPO,
+    SHARED_DIR,
+    UTILS_DIR,
+    fileserver_update,
+    make_lab_host,
+    run_json,
+    wait_for_minions,
+)
 
 # --- pytest hooks ------------------------------------------------------------------------------
 
@@ -130,46 +125,7 @@ def salt_factories_config():
     return {"log_server_host": LOCALHOST, "start_timeout": 120}
 
 
-# --- simulated Xen hosts ------------------------------------------------------------------------
-
-
-@dataclass
-class LabHost:
-    """One simulated Xen host: what a minion process (or an in-process loader) runs against."""
-
-    minion_id: str
-    root: pathlib.Path  # everything of this host lives below
-    state_dir: pathlib.Path  # XLSIM_STATE: the simulator's domains, config store, ...
-    base_dir: pathlib.Path  # the minion's xen:base_paths tree, where DomU config files go
-    bin_dir: pathlib.Path  # first on PATH; holds ``xl``
-    env: dict = field(default_factory=dict)  # the complete environment of the minion process
-
-    @property
-    def minion_config(self):
-        """The ``xen:`` options this host's minion runs with."""
-        return {"xen": {"toolstack": "xl", "base_paths": [str(self.base_dir)]}}
-
-
-def make_lab_host(root, minion_id):
-    """Create one simulated host below ``root`` with the simulator of ``tests/xlsim``."""
-    host_root = pathlib.Path(root) / minion_id
-    state_dir = host_root / "xlsim"
-    base_dir = host_root / "configs"
-    bin_dir = host_root / "bin"
-    for folder in (state_dir, base_dir, bin_dir):
-        folder.mkdir(parents=True, exist_ok=True)
-
-    control = importlib.import_module("xlsim.control")
-    sim_env = dict(control.make_host(str(state_dir)) or {})
-
-    simulator = XLSIM_DIR / "xl"
-    if simulator.exists() and not (bin_dir / "xl").exists():
-        (bin_dir / "xl").symlink_to(simulator)
-    env = os.environ.copy()
-    env.update(sim_env)
-    env.setdefault("XLSIM_STATE", str(state_dir))
-    env["PATH"] = os.pathsep.join([str(bin_dir), sim_env.get("PATH") or os.environ.get("PATH", "")])
-    return LabHost(minion_id, host_root, pathlib.Path(env["XLSIM_STATE"]), base_dir, bin_dir, env)
+# --- simulated Xen hosts and shared material -----------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -193,63 +149,10 @@ def shared_dir():
     return SHARED_DIR
 
 
-# --- helpers ------------------------------------------------------------------------------------
-
-
-def run_json(cli, *args, **kwargs):
-    """Run a salt CLI factory, assert exit code 0 and a real JSON return; return the data.
-
-    A missing function is not always a non-zero exit (``salt-run`` exits 0 and prints
-    "'x' is not available."), so the data is checked too.
-    """
-    ret = cli.run(*args, **kwargs)
-    assert ret.returncode == 0, f"{ret.cmdline} exited {ret.returncode}:\n{ret.stdout}\n{ret.stderr}"
-    assert ret.data is not None, f"{ret.cmdline} returned no JSON:\n{ret.stdout}\n{ret.stderr}"
-    if isinstance(ret.data, str):
-        assert "is not available" not in ret.data, f"{ret.cmdline}: {ret.data}"
-    return ret.data
-
-
 @pytest.fixture(scope="session", name="run_json")
 def run_json_fixture():
     return run_json
 
-
-def _poll(action, timeout, what):
-    """Call ``action()`` until it returns true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = action()
-        except Exception as exc:  # pylint: disable=broad-except  # timeouts, auth errors: retry
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not ready after {timeout} s: {last!r}")
-
-
-def wait_for_minions(salt_cli, minion_ids, timeout=90):
-    """Poll each minion with a short ``test.ping`` (a plain one can block ~10 s, and the first call
-    after a master start can fail with AuthenticationError)."""
-    for minion_id in minion_ids:
-
-        def ping(minion_id=minion_id):
-            ret = salt_cli.run("-t", "1", "test.ping", minion_tgt=minion_id, _timeout=4)
-            return ret.returncode == 0 and ret.data is True
-
-        _poll(ping, timeout, f"minion {minion_id}")
-
-
-def fileserver_update(salt_run_cli, timeout=60):
-    """``salt-run fileserver.update`` (new files under file_roots are otherwise seen late)."""
-
-    def update():
-        ret = salt_run_cli.run("fileserver.update", _timeout=30)
-        return ret.returncode == 0 and ret.data is True
-
-    _poll(update, timeout, "salt-run fileserver.update")
 
 
 # --- the daemons --------------------------------------------------------------------------------
@@ -279,7 +182,9 @@ def salt_master(salt_factories, state_tree, pillar_tree):
         "runner_dirs": [str(REPO / "_runners")],
         "utils_dirs": [str(UTILS_DIR)],
         "file_ignore_regex": FILE_IGNORE_REGEX,
-        "fileserver_list_cache_time": 0,
+        # The repository root holds .venv (~15,000 files): walking it for every file-list request
+        # made one sync_all take ~75 s.  Lists are cached; fileserver_update() clears the cache.
+        "fileserver_list_cache_time": 3600,
     }
     factory = salt_factories.salt_master_daemon(MASTER_ID, overrides=overrides)
     with factory.started():
@@ -318,9 +223,11 @@ def salt_minions(salt_master, salt_cli, salt_run_cli, lab_hosts):
 def synced_minions(salt_minions, salt_cli, salt_run_cli):
     """``salt_minions`` after ``saltutil.sync_all`` from the repository file_root."""
     fileserver_update(salt_run_cli)
-    for minion_id in salt_minions:
-        data = run_json(salt_cli, "saltutil.sync_all", minion_tgt=minion_id, _timeout=120)
-        assert isinstance(data, dict), data
+    # One call for both (a list target, ids explicit): each sync takes ~5 s, in parallel.
+    targets = ",".join(salt_minions)
+    data = run_json(salt_cli, "-L", "-t", "120", "saltutil.sync_all", minion_tgt=targets)
+    assert set(data) == set(salt_minions), data
+    assert all(isinstance(ret, dict) for ret in data.values()), data
     return salt_minions
 
 
