@@ -34,6 +34,8 @@ FLEET_MACROS = dict(
 )
 DEFAULT_TABLE = {"list": "TAB_TCP", "enumerate": "TAB_ENUMERATE"}
 MINION_KEY = "minion"  # every data row names the minion that reported it under this key
+TAB_TCP_CSTYPE = [key for _, key, _ in tables.TAB_TCP_COLUMNS].index("cstype")
+TAB_TCP_WIDTHS = [width for _, _, width in tables.TAB_TCP_COLUMNS]
 
 
 # --- ctys option strings --------------------------------------------------------------------------
@@ -238,20 +240,16 @@ def _text(value):
 
 def record_cells(record, layout):
     """The full (never cut) cell values of one record; the text table cuts them to width."""
+    cells = [record.get(key) for key in layout.keys]
+    cells = [cell if cell.__class__ is str else _text(cell) for cell in cells]  # nearly all are str
     if layout.form == "tab_tcp":
-        return [_tab_tcp_cell(record, key) for key in layout.keys]
+        # As tables.tab_tcp shows them: the C/S-Type as its letter, "-" for empty.
+        cells[TAB_TCP_CSTYPE] = tables.CSTYPE_LETTER.get(cells[TAB_TCP_CSTYPE], "?")
+        return [cell or "-" for cell in cells]
     if layout.form == "machine":
         # A ";" inside a value would shift every later field of the MACHINE line (records.to_machine).
-        return [_text(record.get(key)).replace(";", ",") for key in layout.keys]
-    return [_text(record.get(key)) for key in layout.keys]
-
-
-def _tab_tcp_cell(record, key):
-    """A TAB_TCP cell as tables.tab_tcp shows it (C/S-Type letter, ``-`` for empty), uncut."""
-    value = _text(record.get(key))
-    if key == "cstype":
-        value = tables.CSTYPE_LETTER.get(value, "?")
-    return value or "-"
+        return [cell.replace(";", ",") for cell in cells]
+    return cells
 
 
 # --- per-host results and their merge -------------------------------------------------------------
@@ -303,7 +301,6 @@ class FleetTable:
 
     layout: Layout
     source: str  # "live" or "mine"
-    records: list  # shown records, in output order
     minions: list  # the minion of each record
     cells: list  # the full cells of each record
     hosts: list  # every HostResult, in target order
@@ -339,10 +336,9 @@ class FleetTable:
                 lines.insert(0, _machine_title(layout.fields, layout.title))
             return "\n".join(lines)
         if layout.form == "tab_gen":
-            return tables.tab_gen(self.records, layout.columns, layout.fields).render()
-        widths = [width for _, _, width in tables.TAB_TCP_COLUMNS]
-        rows = [[cell[:width] for cell, width in zip(cells, widths)] for cells in self.cells]
-        return render_fit([name for name, _, _ in tables.TAB_TCP_COLUMNS], rows)
+            return render_fixed(layout.columns, self.cells)
+        rows = [[cell[:width].strip() for cell, width in zip(cells, TAB_TCP_WIDTHS)] for cells in self.cells]
+        return render_fit([name for name, _, _ in tables.TAB_TCP_COLUMNS], rows, stripped=True)
 
 
 def _machine_title(fields, title):
@@ -366,13 +362,37 @@ def host_notes(hosts, source="live"):
     return notes
 
 
-def render_fit(headers, rows):
+def render_fit(headers, rows, stripped=False):
     """ctys ``|`` table with columns as wide as their content (what tables.Table.render gives for a
-    table without fixed widths, without tabulate's cost on tens of thousands of rows)."""
-    stripped = [[cell.strip() for cell in row] for row in [list(headers)] + list(rows)]
-    widths = [max(len(row[i]) for row in stripped) for i in range(len(headers))]
-    return "\n".join("|".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-                     for row in stripped)
+    table without fixed widths, without tabulate's cost on tens of thousands of rows).
+
+    Like tabulate, cells lose surrounding whitespace; ``stripped`` says the caller did that already.
+    """
+    rows = [list(headers)] + list(rows)
+    if not stripped:
+        rows = [[cell.strip() for cell in row] for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
+    return "\n".join("|".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def render_fixed(columns, rows):
+    """A ``tab_gen`` table of cell rows: what tables.tab_gen(...).render() gives, faster.
+
+    Most values fit their column and are only padded; the rare longer one is cut (or broken over
+    lines, flag B) by tables' own rule.
+    """
+    widths = [column.width for column in columns]
+    lines = ["|".join(column.name[:column.width].ljust(column.width) for column in columns),
+             "+".join("-" * width for width in widths)]
+    for cells in rows:
+        if all(len(cell) <= width for cell, width in zip(cells, widths)):
+            lines.append("|".join(cell.ljust(width) for cell, width in zip(cells, widths)))
+            continue
+        pieces = [tables._cells(cell, column) for cell, column in zip(cells, columns)]  # pylint: disable=protected-access
+        for line in range(max(len(piece) for piece in pieces)):
+            lines.append("|".join((piece[line] if line < len(piece) else "").ljust(width)
+                                  for piece, width in zip(pieces, widths)))
+    return "\n".join(lines)
 
 
 def fleet_table(hosts, choice, kind="list", macros=None, source="live"):
@@ -389,8 +409,7 @@ def fleet_table(hosts, choice, kind="list", macros=None, source="live"):
                 minions.append(host.minion)
     cells = [record_cells(record, layout) for record in records]
     order = sorted_order(cells, minions, layout.names, choice.sort, [h.minion for h in hosts])
-    return FleetTable(layout, source, [records[i] for i in order], [minions[i] for i in order],
-                      [cells[i] for i in order], list(hosts))
+    return FleetTable(layout, source, [minions[i] for i in order], [cells[i] for i in order], list(hosts))
 
 
 def sorted_order(cells, minions, names, sort, minion_order):

@@ -472,3 +472,16 @@ def test_plan_outcome_texts():
     assert fleet.plan_outcome({"result": [{"result": "shutdown", "label": "a"}, {"result": "shutdown", "label": "b"}]}) \
         == "shutdown a; shutdown b"
     assert fleet.plan_outcome({"error": "boom"}) == "error: boom"
+
+
+def test_fixed_width_text_matches_tables_tab_gen():
+    """The fast tab_gen renderer gives exactly tables.tab_gen(...).render(), cut flags included."""
+    rng = random.Random(11)
+    spec = "tab_gen:3_Label_6%%4_ID_8_L%%5_UUID_5_B%%9_cport_5%%1_PM_4"
+    layout = fleet.layout_for(choice(spec))
+    words = ["", "tst100", "/srv/xen/tst100/tst100.conf", UUID100, "5900", "lab00.soho", "x" * 13]
+    for _ in range(200):
+        records = [list_row(label=rng.choice(words), id=rng.choice(words), uuid=rng.choice(words),
+                            cport=rng.choice(words), host=rng.choice(words)) for _ in range(rng.randint(0, 4))]
+        ours = fleet.fleet_table([HostResult("m", records)], choice(spec)).table_text()
+        assert ours == tables.tab_gen(records, layout.columns, layout.fields).render()
