@@ -17,6 +17,8 @@ Options come from the minion config only (``__opts__``: pillar does not exist at
 """
 
 import os
+import re
+import stat
 import threading
 import time
 
@@ -138,12 +140,16 @@ def _run_into(job, box):
 # --- the inventory as grains ---------------------------------------------------------------------
 
 
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+
+
 def canonical_uuid(uuid):
     """``6842caf9-1e3e-4324-9ed5-96b8b9f2c5c2`` (as ``xl list -v`` prints it); "" when malformed."""
-    hexdigits = normalize_uuid(uuid)
+    # Facts already hold 32 lower-case hex digits: the quick test saves most of the warm time.
+    hexdigits = uuid if isinstance(uuid, str) and _UUID_HEX.fullmatch(uuid) else normalize_uuid(uuid)
     if not hexdigits:
         return ""
-    return "-".join((hexdigits[:8], hexdigits[8:12], hexdigits[12:16], hexdigits[16:20], hexdigits[20:]))
+    return f"{hexdigits[:8]}-{hexdigits[8:12]}-{hexdigits[12:16]}-{hexdigits[16:20]}-{hexdigits[20:]}"
 
 
 def config_rows(configs):
@@ -156,13 +162,12 @@ def config_rows(configs):
     return [[item[0], item[1], item[2], list(item[3])] for item in facts]
 
 
-def domu_grains(rows, domains):
-    """``{"domus": {label: {uuid, macs, config}}, "labels", "uuids", "macs"}``.
+def config_grains(rows):
+    """``{"domus": {label: {uuid, macs, config}}, "labels", "uuids", "macs"}`` of the configs.
 
-    ``rows`` are :func:`config_rows`, taken in path order so the first config of a label is
-    stable; a label that several configs use lists the others in ``other_configs``.  Running
-    domains without a config add their label and uuid.  The flat lists hold every label, uuid
-    and MAC seen, for ``salt -G 'xen:labels:tst100'``.
+    Rows are taken in path order so the first config of a label is stable; a label that several
+    configs use lists the others in ``other_configs``.  The flat lists hold every label, uuid
+    and MAC, for ``salt -G 'xen:labels:tst100'``.
     """
     domus, uuids, macs = {}, set(), set()
     for path, label, uuid, config_macs in sorted(rows, key=lambda row: row[0]):
@@ -176,30 +181,51 @@ def domu_grains(rows, domains):
             domus[label] = {"uuid": uuid, "macs": list(config_macs), "config": path}
         else:
             entry.setdefault("other_configs", []).append(path)
+    uuids.discard("")
+    return {"domus": domus, "labels": sorted(domus), "uuids": sorted(uuids), "macs": sorted(macs)}
+
+
+def add_running(grains, domains):
+    """Add the running domains to :func:`config_grains` (in place): a label without a config,
+    a uuid the config did not write down.  Domain-0 is the host, not a DomU."""
+    domus = grains["domus"]
+    new_uuids = set()
     for domain in domains:
         label = str(domain.get("name") or "")
         if not label or domain.get("domid") == 0 or label == "Domain-0":
             continue
         uuid = canonical_uuid(domain.get("uuid", ""))
-        uuids.add(uuid)
-        entry = domus.setdefault(label, {"uuid": uuid, "macs": [], "config": ""})
-        entry["uuid"] = entry["uuid"] or uuid
-    uuids.discard("")
-    return {"domus": domus, "labels": sorted(domus), "uuids": sorted(uuids), "macs": sorted(macs)}
+        entry = domus.get(label)
+        if entry is None:
+            domus[label] = {"uuid": uuid, "macs": [], "config": ""}
+        elif not entry["uuid"]:
+            entry["uuid"] = uuid
+        new_uuids.add(uuid)
+    if len(domus) != len(grains["labels"]):
+        grains["labels"] = sorted(domus)
+    new_uuids.discard("")
+    if not new_uuids.issubset(grains["uuids"]):  # sorting 10,000 uuids again only when needed
+        grains["uuids"] = sorted(new_uuids.union(grains["uuids"]))
+    return grains
+
+
+def domu_grains(rows, domains):
+    """The DomU part of the grains from config rows and running domains."""
+    return add_running(config_grains(rows), domains)
 
 
 # --- the grains' summary of the inventory --------------------------------------------------------
 #
 # Even warm, discovery stats every candidate file and loads the whole inventory cache: hundreds
-# of milliseconds for 10,000 configs.  The grains keep their own small summary (path, label,
-# uuid, MACs per config) with the mtime of every folder below the base paths and the signature
-# of the inventory cache.  While none of those changed, the summary is the inventory: adding,
+# of milliseconds for 10,000 configs.  The grains keep their own summary (the config part of
+# the grains, ready to use) with the mtime of every folder below the base paths and the
+# signature of the inventory cache.  While none of those changed, the summary is the inventory: adding,
 # removing or renaming a config (and any editor or Salt file.managed write, which renames a new
 # file into place) changes its folder's mtime; any discovery that sees an in-place edit rewrites
 # the inventory cache.  Only an in-place edit that no xen call has looked at yet goes unseen.
 
 SUMMARY_KIND = "xenctys-grains-summary"
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT = 2
 SUMMARY_NAME = "grains.msgpack"
 MAX_SUMMARY_BYTES = 64 << 20
 
@@ -218,7 +244,7 @@ def _folder_mtime(path):
         stat_result = os.stat(path)
     except OSError:
         return None
-    return stat_result.st_mtime_ns if os.path.isdir(path) else None
+    return stat_result.st_mtime_ns if stat.S_ISDIR(stat_result.st_mode) else None
 
 
 def folder_stamps(bases):
@@ -292,35 +318,35 @@ def summary_is_current(summary, bases, inventory_file):
     return True
 
 
-def summarised_rows(summary_file, bases, inventory_file, read_configs):
-    """The config rows, from the summary while it is current, else from ``read_configs()``.
+def summarised_config_grains(summary_file, bases, inventory_file, read_configs):
+    """:func:`config_grains`, from the summary while it is current, else from ``read_configs()``.
 
     Folders are stamped before discovery runs, so a config added meanwhile changes a stamp and
     is seen next time.  A summary that cannot be written only costs time.
     """
     summary = load_summary(summary_file)
     if summary is not None and summary_is_current(summary, bases, inventory_file):
-        return summary["configs"]
+        return summary["grains"]
     scanned_ns = time.time_ns()
     folders = folder_stamps(bases)
-    rows = config_rows(read_configs())
+    grains = config_grains(config_rows(read_configs()))
     summary = {"kind": SUMMARY_KIND, "format": SUMMARY_FORMAT, "bases": list(bases), "scanned_ns": scanned_ns,
-               "inventory": _signature(inventory_file), "folders": folders, "configs": rows}
+               "inventory": _signature(inventory_file), "folders": folders, "grains": grains}
     try:
         atomic_write(summary_file, msgpack.packb(summary, use_bin_type=True))
     except OSError:
         pass
-    return rows
+    return grains
 
 
-def inventory_rows(host):
-    """The config rows of the host's inventory; summarised when the inventory cache is on."""
+def inventory_grains(host):
+    """:func:`config_grains` of the host's inventory; summarised when the inventory cache is on."""
     cache_file = host.settings.cache_file
     if not cache_file:
-        return config_rows(host.inventory().configs)
+        return config_grains(config_rows(host.inventory().configs))
     summary_file = os.path.join(os.path.dirname(cache_file), SUMMARY_NAME)
     bases = expand_base_paths(host.settings.base_paths)
-    return summarised_rows(summary_file, bases, cache_file, lambda: host.inventory().configs)
+    return summarised_config_grains(summary_file, bases, cache_file, lambda: host.inventory().configs)
 
 
 # --- all of it -----------------------------------------------------------------------------------
@@ -366,19 +392,19 @@ def _no_event(_action, _data):
 
 def _inventory_grains(host, timeout):
     """Configs and running domains, side by side under one deadline; what failed goes to ``errors``."""
-    outcomes = run_with_deadline({"configs": lambda: inventory_rows(host),
+    outcomes = run_with_deadline({"configs": lambda: inventory_grains(host),
                                   "domains": host.toolstack.list_plain}, timeout)
     errors = []
-    parts = {}
     for part, what in (("configs", "DomU configs"), ("domains", "running domains")):
         outcome, value = outcomes[part]
-        if outcome == "ok":
-            parts[part] = value
-            continue
-        parts[part] = []
-        reason = value if outcome == "error" else f"not known within {timeout:g} s (xen:grains_timeout)"
-        errors.append(f"{what}: {reason}")
-    grains = domu_grains(parts["configs"], parts["domains"])
+        if outcome != "ok":
+            reason = value if outcome == "error" else f"not known within {timeout:g} s (xen:grains_timeout)"
+            errors.append(f"{what}: {reason}")
+    configs_outcome, grains = outcomes["configs"]
+    if configs_outcome != "ok":
+        grains = config_grains([])
+    domains_outcome, domains = outcomes["domains"]
+    add_running(grains, domains if domains_outcome == "ok" else [])
     if errors:
         grains["errors"] = errors
     return grains

@@ -284,11 +284,11 @@ def tree(tmp_path):
     discovery = Discovery(base, cache / "inventory.msgpack")
     summary = cache / "grains.msgpack"
 
-    def rows():
-        return ig.summarised_rows(str(summary), [str(base)], str(discovery.inventory_file), discovery)
+    def labels():
+        return ig.summarised_config_grains(str(summary), [str(base)], str(discovery.inventory_file), discovery)["labels"]
 
     age_everything(base)
-    return SimpleNamespace(base=base, discovery=discovery, summary=summary, rows=rows)
+    return SimpleNamespace(base=base, discovery=discovery, summary=summary, labels=labels)
 
 
 def age_everything(base, seconds=60):
@@ -299,62 +299,62 @@ def age_everything(base, seconds=60):
 
 
 def test_summary_answers_while_nothing_changed(tree):
-    first = tree.rows()
-    assert [row[1] for row in first] == ["tst100"] and tree.discovery.calls == 1
-    assert tree.rows() == first and tree.discovery.calls == 1
+    first = tree.labels()
+    assert first == ["tst100"] and tree.discovery.calls == 1
+    assert tree.labels() == first and tree.discovery.calls == 1
 
 
 def test_summary_sees_a_new_config(tree):
-    tree.rows()
+    tree.labels()
     (tree.base / "pool" / "a" / "tst101.conf").write_text("name = 'tst101'\n")
-    assert [row[1] for row in tree.rows()] == ["tst100", "tst101"] and tree.discovery.calls == 2
+    assert tree.labels() == ["tst100", "tst101"] and tree.discovery.calls == 2
 
 
 def test_summary_sees_a_new_folder_deep_down(tree):
-    tree.rows()
+    tree.labels()
     (tree.base / "pool" / "a" / "b").mkdir()
     (tree.base / "pool" / "a" / "b" / "tst102.conf").write_text("name = 'tst102'\n")
-    assert "tst102" in [row[1] for row in tree.rows()]
+    assert "tst102" in tree.labels()
 
 
 def test_summary_sees_a_removed_config(tree):
-    tree.rows()
+    tree.labels()
     (tree.base / "pool" / "a" / "tst100.conf").unlink()
-    assert tree.rows() == []
+    assert tree.labels() == []
 
 
 def test_summary_follows_the_inventory_cache(tree):
     """An in-place edit keeps the folder's mtime; discovery (any xen call) rewrites the cache."""
-    tree.rows()
+    tree.labels()
     tree.discovery.inventory_file.write_bytes(b"rewritten by another discovery")
-    tree.rows()
+    tree.labels()
     assert tree.discovery.calls == 2
 
 
 def test_summary_of_other_base_paths_is_not_used(tree, tmp_path):
-    tree.rows()
+    tree.labels()
     other = tmp_path / "other"
     other.mkdir()
-    ig.summarised_rows(str(tree.summary), [str(other)], str(tree.discovery.inventory_file), tree.discovery)
+    ig.summarised_config_grains(str(tree.summary), [str(other)], str(tree.discovery.inventory_file), tree.discovery)
     assert tree.discovery.calls == 2
 
 
 def test_summary_taken_within_the_racy_window_is_checked_again(tree):
     (tree.base / "pool" / "a" / "tst101.conf").write_text("name = 'tst101'\n")  # folder mtime: now
-    tree.rows()
-    tree.rows()
+    tree.labels()
+    tree.labels()
     assert tree.discovery.calls == 2
 
 
 def test_damaged_summary_is_rebuilt(tree):
-    tree.rows()
+    tree.labels()
     tree.summary.write_bytes(b"\xc1 not msgpack")
-    assert [row[1] for row in tree.rows()] == ["tst100"] and tree.discovery.calls == 2
+    assert tree.labels() == ["tst100"] and tree.discovery.calls == 2
 
 
 def test_unwritable_summary_costs_only_time(tree):
     tree.summary.mkdir()  # a folder where the file should go: atomic_write fails
-    assert [row[1] for row in tree.rows()] == ["tst100"]
+    assert tree.labels() == ["tst100"]
 
 
 def test_folder_stamps_follow_symlinks_once(tmp_path):
