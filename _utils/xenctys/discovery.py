@@ -75,6 +75,12 @@ class ConfigList(Sequence):
             self._items[index] = (facts, config)
         return config
 
+    def __iter__(self):
+        # Iterating means "all of them" (ENUMERATE, Salt returns): build them in one pass.
+        with invcache.gc_paused():
+            configs = [self[index] for index in range(len(self))]
+        return iter(configs)
+
     def facts(self):
         """The facts of every config, in order: :class:`~xenctys.resolve.ConfigFacts` or a list of
         the same values (as the cache stores them)."""
@@ -121,12 +127,13 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
     settings = invcache.cache_settings(max_bytes, common_file)
     old_entries, problems = invcache.load_entries(cache_file, settings) if caching else ({}, [])
     run = _Run(old_entries, max_bytes, common_file)
-    for base in bases:
-        _walk_base(base, run)
-    problems.extend(run.problems)
-    if caching and run.changed(bases):
-        merged = invcache.merge_entries(old_entries, run.entries, bases)
-        problems.extend(invcache.save_entries(cache_file, merged, settings))
+    with invcache.gc_paused():  # thousands of records, no cycles: see invcache.gc_paused
+        for base in bases:
+            _walk_base(base, run)
+        problems.extend(run.problems)
+        if caching and run.changed(bases):
+            merged = invcache.merge_entries(old_entries, run.entries, bases)
+            problems.extend(invcache.save_entries(cache_file, merged, settings))
     return Inventory(
         configs=ConfigList(run.kept_configs()),
         problems=sorted(problems, key=lambda problem: (problem["path"], problem["reason"])),
@@ -271,8 +278,8 @@ def _examine_candidate(entry, run):
     cached = run.old_entries.get(path)
     if cached is None or not _reuse(path, cached, file_signature, run):
         _examine_file(path, file_signature, run)
-    if run.entries[path]["status"] == invcache.STATUS_PROBLEM:
-        run.problem(path, run.entries[path]["reason"])
+    if run.entries[path][invcache.STATUS] == invcache.STATUS_PROBLEM:
+        run.problem(path, run.entries[path][invcache.REASON])
 
 
 def _keep_identity(entry, identity, run):
@@ -290,19 +297,16 @@ def _keep_identity(entry, identity, run):
 
 def _reuse(path, cached, file_signature, run):
     """Take the cache entry if it is fresh and well-formed; False means: examine the file."""
-    if not invcache.is_fresh(cached, file_signature, run.memo):
+    if not invcache.is_fresh(cached, file_signature, run.memo):  # also checks the entry's shape
         return False
-    status = cached.get("status")
-    if status == invcache.STATUS_CONFIG:
-        facts, blob = cached.get("facts"), cached.get("config")
-        # Cached facts stay the plain list msgpack gives (index-compatible with ConfigFacts):
+    if cached[invcache.STATUS] == invcache.STATUS_CONFIG:
+        facts, blob = cached[invcache.FACTS], cached[invcache.CONFIG]
+        # Cached facts stay the plain tuple msgpack gives (index-compatible with ConfigFacts):
         # building 10,000 named tuples would cost more than the rest of the warm path.
-        if not (isinstance(facts, list) and len(facts) == len(ConfigFacts._fields) and facts[0] == path
+        if not (isinstance(facts, (tuple, list)) and len(facts) == len(ConfigFacts._fields) and facts[0] == path
                 and isinstance(blob, bytes)):
             return False
         run.configs[path] = (facts, blob)
-    elif status not in (invcache.STATUS_REJECTED, invcache.STATUS_PROBLEM):
-        return False
     run.entries[path] = cached
     run.from_cache += 1
     return True

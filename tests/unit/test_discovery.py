@@ -380,10 +380,10 @@ def test_cache_entries_of_odd_shape_are_examined_again(home, tmp_path, counted):
     cache_file = tmp_path / "inventory.msgpack"
     _cold_then_warm(cache_file, counted)
     settings = invcache.cache_settings(1 << 20, None)
-    entries = invcache.load_entries(str(cache_file), settings)[0]
+    entries = {path: list(entry) for path, entry in invcache.load_entries(str(cache_file), settings)[0].items()}
     for entry in entries.values():
-        if entry["status"] == "config":
-            entry["config"] = b"\xc1garbage"
+        if entry[invcache.STATUS] == "config":
+            entry[invcache.CONFIG] = b"\xc1garbage"
             break
     else:
         pytest.fail("no config entry")
@@ -392,7 +392,8 @@ def test_cache_entries_of_odd_shape_are_examined_again(home, tmp_path, counted):
     with pytest.raises(ValueError):
         list(inventory.configs)  # a damaged record is found when used...
     for entry in entries.values():
-        entry["facts"] = "not a list"
+        if entry[invcache.STATUS] == "config":
+            entry[invcache.FACTS] = "not a list"
     invcache.save_entries(str(cache_file), entries, settings)
     counted["parsed"].clear()
     inventory = discover("~/xen", cache_file=str(cache_file))

@@ -33,7 +33,7 @@ def test_save_then_load(tmp_path):
     cache_file = str(tmp_path / "xen" / "inventory.msgpack")
     entries = {"/etc/xen/a.conf": invcache.make_entry((OLD_NS, 10), OLD_NS + 10**10, "rejected", reason="x")}
     assert invcache.save_entries(cache_file, entries, SETTINGS) == []
-    assert invcache.load_entries(cache_file, SETTINGS) == (entries, [])
+    assert invcache.load_entries(cache_file, SETTINGS) == (_as_loaded(entries), [])
 
 
 def test_missing_cache_is_empty_without_a_problem(tmp_path):
@@ -42,7 +42,7 @@ def test_missing_cache_is_empty_without_a_problem(tmp_path):
 
 def test_other_format_or_settings_start_over_quietly(tmp_path):
     cache_file = str(tmp_path / "c.msgpack")
-    invcache.save_entries(cache_file, {"/a.conf": {"status": "rejected"}}, SETTINGS)
+    invcache.save_entries(cache_file, {"/a.conf": [OLD_NS, 1, OLD_NS, "rejected", ""]}, SETTINGS)
     assert invcache.load_entries(cache_file, invcache.cache_settings(1 << 10, None)) == ({}, [])
     content = msgpack.unpackb(open(cache_file, "rb").read(), raw=False)
     content["format"] = invcache.CACHE_FORMAT + 1
@@ -71,10 +71,15 @@ def test_unreadable_cache_is_reported(tmp_path):
     assert entries == {} and "cannot read" in problems[0]["reason"]
 
 
+def _as_loaded(entries):
+    """Entries as load_entries gives them back: arrays as tuples (see invcache._unpack_without_gc)."""
+    return {path: tuple(entry) for path, entry in entries.items()}
+
+
 def _save_good_cache(cache_file):
-    entries = {"/etc/xen/old.conf": {"status": "rejected", "mtime_ns": OLD_NS, "size": 1, "scanned_ns": OLD_NS}}
+    entries = {"/etc/xen/old.conf": [OLD_NS, 1, OLD_NS, "rejected", "x"]}
     assert invcache.save_entries(cache_file, entries, SETTINGS) == []
-    return entries
+    return _as_loaded(entries)
 
 
 def test_crash_before_rename_keeps_the_old_cache(tmp_path, monkeypatch):
@@ -85,7 +90,7 @@ def test_crash_before_rename_keeps_the_old_cache(tmp_path, monkeypatch):
         raise OSError(errno.EIO, "simulated crash before the rename")
 
     monkeypatch.setattr(os, "replace", crash)
-    problems = invcache.save_entries(cache_file, {"/etc/xen/new.conf": {"status": "rejected"}}, SETTINGS)
+    problems = invcache.save_entries(cache_file, {"/etc/xen/new.conf": [OLD_NS, 2, OLD_NS, "rejected", "x"]}, SETTINGS)
     assert "previous one is kept" in problems[0]["reason"] and "EIO" not in problems[0]["reason"]
     monkeypatch.undo()
     assert invcache.load_entries(cache_file, SETTINGS) == (old, [])
@@ -113,7 +118,7 @@ def test_enospc_on_write_keeps_the_old_cache(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(fsutil.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
-    problems = invcache.save_entries(cache_file, {"/x.conf": {"status": "rejected"}}, SETTINGS)
+    problems = invcache.save_entries(cache_file, {"/x.conf": [OLD_NS, 2, OLD_NS, "rejected", "x"]}, SETTINGS)
     assert problems[0]["path"] == cache_file and "[Errno 28]" in problems[0]["reason"]
     monkeypatch.undo()
     assert invcache.load_entries(cache_file, SETTINGS) == (old, [])
@@ -178,7 +183,7 @@ def test_sidecar_change_appearance_and_removal_make_it_stale(tmp_path):
     _age(sidecar)
     later = tmp_path / "a.conf.ctys"
     entry = _entry_for(path, invcache.StatMemo(), watched=[str(sidecar), str(later)])
-    assert entry["deps"][0][0] == str(sidecar) and entry["absent"] == [str(later)]
+    assert entry[invcache.DEPS][0][0] == str(sidecar) and entry[invcache.ABSENT] == [str(later)]
     signature = invcache.signature(os.stat(path))
     assert invcache.is_fresh(entry, signature, invcache.StatMemo())
     sidecar.write_text('#@#IP = "10.0.0.2"\n')  # same size, new mtime
@@ -199,11 +204,19 @@ def test_racy_entries_are_not_trusted():
     assert invcache.is_racy(1_700_000_000_000_000_000, now)  # whole-second mtime, 0.5 s before: coarse fs
 
 
-def test_odd_entries_are_never_trusted():
-    memo = invcache.StatMemo()
-    assert not invcache.is_fresh({}, (1, 2), memo)
-    assert not invcache.is_fresh({"mtime_ns": 1, "size": 2, "scanned_ns": None}, (1, 2), memo)
-    assert not invcache.is_fresh({"mtime_ns": 1, "size": 2, "scanned_ns": 10**19, "deps": [["x"]]}, (1, 2), memo)
+@pytest.mark.parametrize(
+    "entry",
+    [[], {}, None, "x", [1, 2], [1, 2, None, "rejected", ""], [1, 2, 10**19, "unknown", ""],
+     [1, 2, 10**19, "config", ""], [1, 2, 10**19, "rejected", "", "extra"],
+     [1, 2, 10**19, "config", "", [], b"", [["x"]], []], [1, 2, 10**19, "config", "", [], b"", [], None]],
+)
+def test_odd_entries_are_never_trusted(entry):
+    assert not invcache.is_fresh(entry, (1, 2), invcache.StatMemo())
+
+
+def test_well_formed_entries_are_trusted():
+    assert invcache.is_fresh([1, 2, 10**19, "rejected", "x"], (1, 2), invcache.StatMemo())
+    assert invcache.is_fresh([1, 2, 10**19, "config", "", [], b"", [], []], (1, 2), invcache.StatMemo())
 
 
 def test_merge_keeps_entries_outside_the_walked_bases():
