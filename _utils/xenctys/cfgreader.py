@@ -187,6 +187,8 @@ def redact(key, value):
     if _SECRET_KEY.search(key) and value not in ("", None, []):
         return REDACTED
     if isinstance(value, str):
+        if not _SECRET_KEY.search(value):  # the common case, and much cheaper than the sub below
+            return value
         return _SECRET_IN_SPEC.sub(lambda match: match.group(1) + REDACTED, value)
     if isinstance(value, list):
         return [redact("", item) for item in value]

@@ -26,6 +26,7 @@ import operator
 import os
 import re
 import stat
+import string
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
@@ -198,19 +199,25 @@ class _SyntaxProblem(Exception):
         self.reason = reason
 
 
+# One alternative per token; re.findall does the scanning in C, the first character tells the kind.
 _XL_TOKEN = re.compile(
     r"""
-      [ \t\r\f\v]+
-    | (?P<nl>\n)
-    | (?P<comment>\#[^\n]*)
-    | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-    | (?P<number>[0-9][0-9a-fA-FxX]*)
-    | (?P<string>"(?:[^"\\\n]|\\[^\n])*"|'[^'\n]*')
-    | (?P<op>\+=|[=;,\[\]])
-    | (?P<bad>.)
+      [ \t\r\f\v]+ | \#[^\n]*                 # blanks and comments: dropped
+    | \n | \+= | [=;,\[\]]                   # newline and operators
+    | [A-Za-z_][A-Za-z0-9_.]*                # a key
+    | [0-9][0-9a-fA-FxX]*                    # a number
+    | "(?:[^"\\\n]|\\[^\n])*" | '[^'\n]*'     # a string (xl strings never span lines)
+    | .                                      # anything else: not xl
     """,
     re.VERBOSE | re.DOTALL,
 )
+_XL_KIND_OF_FIRST_CHAR = {
+    **{char: "ident" for char in string.ascii_letters + "_"},
+    **{char: "number" for char in string.digits},
+    **{char: None for char in " \t\r\f\v#"},  # None: not a token
+    "'": "string", '"': "string", "\n": "nl", "+": "+=",
+    **{char: char for char in "=;,[]"},
+}
 
 _XL_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _XL_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
@@ -257,28 +264,27 @@ class _XlParser:
     def _tokenize(text):
         """``(kind, text, line)`` tuples; ``kind`` is ident/number/string/an operator/nl/end."""
         tokens, line, depth = [], 1, 0
-        for match in _XL_TOKEN.finditer(text):
-            kind = match.lastgroup
-            if kind is None or kind == "comment":
+        for token in _XL_TOKEN.findall(text):
+            kind = _XL_KIND_OF_FIRST_CHAR.get(token[0], "bad")
+            if kind is None:
                 continue
             if kind == "nl":
                 if depth == 0:  # a list may span lines: newlines inside it mean nothing
-                    tokens.append(("nl", "\n", line))
+                    tokens.append(("nl", token, line))
                 line += 1
                 continue
-            value = match.group(kind)
+            if kind == "[":
+                depth += 1
+                if depth > MAX_LIST_DEPTH:
+                    raise _SyntaxProblem(line, "lists nested too deeply")
+            elif kind == "]":
+                depth = max(depth - 1, 0)
+            elif len(token) == 1 and kind in ("string", "+="):  # a lone quote or "+"
+                kind = "bad"
             if kind == "bad":
-                what = "unterminated string" if value in "'\"" else f"unexpected character {value!r}"
+                what = "unterminated string" if token in "'\"" else f"unexpected character {token!r}"
                 raise _SyntaxProblem(line, f"{what} (xl)")
-            if kind == "op":
-                kind = value
-                if value == "[":
-                    depth += 1
-                    if depth > MAX_LIST_DEPTH:
-                        raise _SyntaxProblem(line, "lists nested too deeply")
-                elif value == "]":
-                    depth = max(depth - 1, 0)
-            tokens.append((kind, value, line))
+            tokens.append((kind, token, line))
         # An unexpected end of file is reported on the last line that had something on it.
         tokens.append(("end", "", tokens[-1][2] if tokens else 1))
         return tokens
@@ -389,11 +395,16 @@ def _parse_xm(text, path):
             _run_literal_statement(statement, literals, parsed)
         except _Skip as skip:
             parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {skip}")
-            for name in _names_bound_by(statement):
-                literals.pop(name, None)
-                parsed.settings.pop(name, None)
-                parsed.lines.pop(name, None)
+            _forget(_names_bound_by(statement), literals, parsed)
     return parsed
+
+
+def _forget(names, literals, parsed):
+    """Drop values a skipped statement may have replaced (``names`` None: every value)."""
+    for name in list(literals) if names is None else names:
+        literals.pop(name, None)
+        parsed.settings.pop(name, None)
+        parsed.lines.pop(name, None)
 
 
 def _run_literal_statement(statement, literals, parsed):
@@ -468,18 +479,38 @@ def _snippet(node, limit=40):
 
 
 def _names_bound_by(statement):
-    """Every name a skipped statement might (re)bind or delete: their old values are stale."""
+    """The module-level names a skipped statement (re)binds or deletes, as far as its text shows.
+
+    Assignment targets, ``def``/``class``/``import`` names, and names declared ``global`` anywhere
+    inside.  Function and class bodies are not otherwise looked into: their names are local.  A
+    ``from m import *`` may bind any name: None ("all of them") then.  What a call does when run
+    (``exec``, ``globals()``) no text shows; a file with such calls carries their warnings.
+    """
     names = set()
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    pending = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(name for inner in ast.walk(node) if isinstance(inner, ast.Global) for name in inner.names)
+            pending.extend(_evaluated_at_definition(node))
+            continue
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+            return None
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
     return names
+
+
+def _evaluated_at_definition(node):
+    """The parts of a def/class that run where it is defined: decorators, defaults, bases."""
+    if isinstance(node, ast.ClassDef):
+        return node.decorator_list + node.bases + [keyword.value for keyword in node.keywords]
+    defaults = node.args.defaults + [default for default in node.args.kw_defaults if default is not None]
+    return node.decorator_list + defaults
 
 
 def _literal(node, literals, depth):

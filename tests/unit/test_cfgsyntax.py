@@ -205,6 +205,22 @@ def test_xm_a_skipped_statement_forgets_the_names_it_could_rebind():
     assert [w.split(": ", 1)[0] for w in parsed.warnings] == [f"{PATH}:{n}" for n in (4, 5, 7, 8)]
 
 
+def test_xm_names_local_to_a_skipped_function_are_not_forgotten_but_globals_are():
+    parsed = parse_text(
+        "name = 'vm'\nkernel = 'k'\nmemory = 64\n"
+        "def helper(memory=1):\n    name = 'local'\n    global kernel\n    kernel = 'other'\n"
+        "class Holder:\n    name = 'attribute'\n",
+        PATH,
+    )
+    assert parsed.settings == {"name": "vm", "memory": 64}
+
+
+def test_xm_star_import_may_rebind_anything():
+    parsed = parse_text("name = 'vm'\nfrom os import *\nmemory = 64\n", PATH)
+    assert parsed.settings == {"memory": 64}
+    assert parsed.warnings == [f"{PATH}:2: skipped: import"]
+
+
 def test_xm_percent_format_that_would_blow_up_is_skipped():
     parsed = parse_text("a = '%0999999999d' % 1\nb = '%*d' % (999999999, 1)\nc = '%c' % 99999999\n"
                         "d = '%d %d' % (1,)\ne = 'ok'\n", PATH)
