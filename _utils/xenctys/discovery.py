@@ -182,6 +182,7 @@ class _Run:
         self.configs = {}  # path -> (ConfigFacts, DomUConfig or packed bytes) of every accepted file
         self.problems = []
         self.from_cache = 0
+        self.examined = 0  # files examined anew (read or stated as too large), parsed or not
         self.parsed = 0
 
     def problem(self, path, reason):
@@ -199,7 +200,7 @@ class _Run:
 
     def changed(self, bases):
         """True when the cache file needs writing: anything examined anew, or gone."""
-        if self.parsed or any(path not in self.old_entries for path in self.entries):
+        if self.examined or any(path not in self.old_entries for path in self.entries):
             return True
         return any(path not in self.entries for path in self.old_entries if _under_any(path, bases))
 
@@ -317,6 +318,7 @@ def _reuse(path, cached, file_signature, run):
 
 def _examine_file(path, file_signature, run):
     """Read, filter and parse one file; record its cache entry (and config) in ``run``."""
+    run.examined += 1
     scanned_ns = time.time_ns()
     reason = f"larger than {run.max_bytes} bytes: not read" if file_signature[1] > run.max_bytes else ""
     data = b""

@@ -88,21 +88,17 @@ def match_domains(address, domains, configs_by_label=None):
 
     ``domains`` are dicts with ``name``, ``domid``, ``uuid``, ``macs`` and optionally
     ``config_path`` and ``ips``.  ``configs_by_label`` maps a label to its config(s) (a dict of
-    lists or of single configs) or is a plain list of configs.  A domain matches ``p:``/``f:``/
-    ``b:`` through its config: its ``config_path``, else the one config carrying its name (with
-    several such configs the config is unknown and path parts do not match).  ``l:`` matches the
-    domain name, ``u:``/``m:`` the domain itself, ``t:`` the domain's ``ips`` or its config's
-    addresses.  Domain-0 (domid 0) is never returned.
+    lists or of single configs) or is a sequence of configs (the inventory's ``ConfigList`` is
+    used through its facts: nothing is unpacked).  A domain matches ``p:``/``f:``/``b:`` through
+    its config: its ``config_path``, else the one config carrying its name (with several such
+    configs the config is unknown and path parts do not match).  ``l:`` matches the domain name,
+    ``u:``/``m:`` the domain itself, ``t:`` the domain's ``ips`` or its config's addresses.
+    Domain-0 (domid 0) is never returned.
     """
     matcher = _Matcher(_as_address(address))
-    by_label, by_path = _index_configs(configs_by_label)
-    matches = []
-    for domain in domains:
-        if _is_domain0(domain):
-            continue
-        if matcher.domain_matches(domain, _domain_config(domain, by_label, by_path)):
-            matches.append(domain)
-    return matches
+    known = _KnownConfigs(configs_by_label)
+    return [domain for domain in domains
+            if not _is_domain0(domain) and matcher.domain_matches(domain, known.facts_for(domain))]
 
 
 def distinct_files(configs):
@@ -165,7 +161,8 @@ class _Matcher:
             and self._path_matches(facts[_PATH])
         )
 
-    def domain_matches(self, domain, config):
+    def domain_matches(self, domain, facts):
+        """``facts``: those of the domain's config, or None when its config is unknown."""
         address = self.address
         if address.label and domain.get("name") != address.label:
             return False
@@ -174,12 +171,11 @@ class _Matcher:
         if address.mac and address.mac not in {normalize_mac(m) for m in domain.get("macs") or ()}:
             return False
         if address.tcp:
-            facts = config_facts(config) if config else None
-            ips = [normalize_ip(ip) for ip in _split_ips(domain.get("ips") or ())] + list(facts.ips if facts else ())
-            if not self._tcp_matches(ips, facts.names if facts else ()):
+            ips = [normalize_ip(ip) for ip in _split_ips(domain.get("ips") or ())]
+            if not self._tcp_matches(ips + list(facts[_IPS] if facts else ()), facts[_NAMES] if facts else ()):
                 return False
         if address.pathname or address.filename or address.base_paths:
-            path = domain.get("config_path") or (config.path if config else "")
+            path = domain.get("config_path") or (facts[_PATH] if facts else "")
             return bool(path) and self._path_matches(path)
         return True
 
@@ -236,31 +232,36 @@ def _is_domain0(domain):
     return str(domain.get("domid")) == "0" or domain.get("name") == DOMAIN0_NAME
 
 
-def _index_configs(configs_by_label):
-    """``(label -> [configs], path -> config)`` from any of the accepted shapes."""
-    if configs_by_label is None:
-        configs = []
-    elif isinstance(configs_by_label, dict):
-        configs = []
-        for value in configs_by_label.values():
-            configs.extend(value if isinstance(value, (list, tuple)) else [value])
-    else:
-        configs = list(configs_by_label)
-    by_label, by_path = {}, {}
-    for config in configs:
-        if isinstance(config, DomUConfig):
-            by_label.setdefault(config.label, []).append(config)
-            by_path[_normpath(config.path)] = config
-    return by_label, by_path
+class _KnownConfigs:
+    """The facts of the configs running domains may come from, by path and by label."""
+
+    def __init__(self, configs_by_label):
+        self.by_label, self.by_path = {}, {}
+        for facts in _facts_of(configs_by_label):
+            self.by_label.setdefault(facts[_LABEL], []).append(facts)
+            self.by_path[_normpath(facts[_PATH])] = facts
+
+    def facts_for(self, domain):
+        """The config of a running domain: by its ``config_path``, else the only one with its name."""
+        path = domain.get("config_path")
+        if path:
+            return self.by_path.get(_normpath(path))
+        candidates = self.by_label.get(domain.get("name"), [])
+        return candidates[0] if len(candidates) == 1 else None
 
 
-def _domain_config(domain, by_label, by_path):
-    """The config of a running domain: by its ``config_path``, else the only one with its name."""
-    path = domain.get("config_path")
-    if path:
-        return by_path.get(_normpath(path))
-    candidates = by_label.get(domain.get("name"), [])
-    return candidates[0] if len(candidates) == 1 else None
+def _facts_of(configs):
+    """Facts of every config in any of the shapes match_domains accepts."""
+    if configs is None:
+        return []
+    if hasattr(configs, "facts"):
+        return configs.facts()
+    if isinstance(configs, dict):
+        flat = []
+        for value in configs.values():
+            flat.extend(value if isinstance(value, (list, tuple)) else [value])
+        configs = flat
+    return [config_facts(config) for config in configs if isinstance(config, DomUConfig)]
 
 
 def _config_names(config):

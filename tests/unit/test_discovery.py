@@ -495,3 +495,15 @@ def test_libvirt_corpus_folder_is_ambiguous(corpus, tmp_path):
         assert all(c["path"].startswith(str(corpus)) for c in info.value.candidates)
     one = resolve_config("l:XenGuest2,f:xl/test-vif-multi-ip.cfg", inventory.configs)
     assert one.path == str(corpus / "libvirt-configs" / "xl" / "test-vif-multi-ip.cfg")
+
+
+def test_rejected_file_changed_is_examined_once_then_cached(home, tmp_path, counted):
+    cache_file = tmp_path / "inventory.msgpack"
+    _cold_then_warm(cache_file, counted)
+    inst = home / "xen" / "tst-ctys" / "tst100" / "tst100-inst.conf"
+    inst.write_text(inst.read_text() + "# still ignored\n")
+    _age(inst)
+    discover("~/xen", cache_file=str(cache_file))
+    assert counted["read"] == [str(inst)] and counted["parsed"] == []
+    counted["read"].clear()
+    assert discover("~/xen", cache_file=str(cache_file)).from_cache == 5 and counted["read"] == []

@@ -250,3 +250,20 @@ def test_libvirt_corpus_is_ambiguous_until_a_path_is_given(libvirt_xl_configs):
 def _libvirt_xl_configs(corpus):
     folder = corpus / "libvirt-configs" / "xl"
     return [read_config(str(path)) for path in sorted(folder.glob("*.cfg"))]
+
+
+def test_domains_against_a_cached_inventory_unpack_nothing(tmp_path, running):
+    from xenctys import discovery  # pylint: disable=import-outside-toplevel
+
+    folder = tmp_path / "xen" / "tst-ctys" / "tst100"
+    folder.mkdir(parents=True)
+    (folder / "tst100.conf").write_text('#@#MAGICID-XEN\n#@#IP = "192.168.1.220"\nname = "tst100"\n'
+                                        'vif = [ "mac=00:50:56:13:11:40" ]\n')
+    os.utime(folder / "tst100.conf", (1_600_000_000, 1_600_000_000))  # out of the racy window
+    cache_file = str(tmp_path / "c.msgpack")
+    discovery.discover([str(tmp_path / "xen")], cache_file=cache_file)
+    configs = discovery.discover([str(tmp_path / "xen")], cache_file=cache_file).configs
+    domains = [dict(d, config_path="") for d in running]
+    assert [d["name"] for d in match_domains("t:192.168.1.220", domains, configs)] == ["tst100"]
+    assert [d["name"] for d in match_domains("f:tst100/tst100.conf", domains, configs)] == ["tst100"]
+    assert all(isinstance(config, bytes) for _, config in configs._items)  # pylint: disable=protected-access
