@@ -1,0 +1,517 @@
+"""``Toolstack``: the one place that runs ``xl`` (or legacy ``xm``), and ``xenstore-*``.
+
+Rules every call follows:
+
+* argv lists only, never a shell; stdin is /dev/null; ``LC_ALL=C`` so that the error texts we
+  match (``strerror`` words like "No such file or directory") are the English ones;
+* every call has a timeout: ``timeout`` for queries, ``long_timeout`` for create, save, restore
+  and ``shutdown -w`` (seconds to minutes on a real host: xen-lab measured 6-10 s for a create
+  under TCG).  The child runs in its own session; on timeout its whole process group gets
+  SIGTERM, then SIGKILL after a short grace, and :class:`ToolstackTimeout` is raised, so no
+  ``xl`` (nor a helper it forked) is left behind.  SIGTERM first because an unprivileged caller
+  may signal ``sudo`` (its real uid is ours) and sudo relays SIGTERM to the root ``xl``, while
+  SIGKILL to a root process would be refused;
+* the privilege prefix of spec §9.4 (``sudo -n`` never prompts; ``ksu -q -e``) goes before every
+  command, xenstore tools included, and the binary is given by absolute path so that sudo's
+  ``secure_path`` cannot pick another one;
+* every argv run is appended to ``calls``, so tests and the bench can count them;
+* a failure becomes one typed error of :mod:`xenctys.errors`, matched on the real stderr texts of
+  Xen 4.17 (``corpus/xl-real``): see :func:`classify_failure`.
+
+What one LIST (:meth:`Toolstack.list_domains`) costs, whatever the number of domains:
+
+* xl: ``xl list -v`` (state flags, live memory/vcpus, uuid of every domain, also those without
+  a stored config) + ``xl list -l`` (config: type, vifs with MACs, disks, VNC settings) = 2
+  calls, + 1 ``xenstore-ls -f /local/domain`` only when some domain has VNC with a port chosen
+  at run time (``vncunused``, libxl's default); VNC displays fixed in the config need no call.
+  So 2 or 3.  (``xl list`` alone has no uuid, ``xl list -l`` no state: 2 is the minimum.)
+* xm: ``xm list --long`` (SXP, state included) = 1 call, + the same optional xenstore-ls.
+
+A domain in ``xl list -v`` without a ``-l`` entry (Domain-0 on some versions, domains whose
+config libxl cannot retrieve) is still listed, with the plain columns only (``has_config``
+False, no MACs).  Domains that appear between the two calls are ignored until the next LIST;
+``xl list -v`` decides what exists.
+"""
+
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+from xenctys import xlparse
+from xenctys.errors import (
+    DomainExistsError,
+    NoHypervisorError,
+    StateFileError,
+    ToolstackError,
+    ToolstackNotFound,
+    ToolstackPermissionError,
+    ToolstackTimeout,
+    UnknownDomainError,
+)
+from xenctys.sxp import domains_from_sxp
+
+TOOLSTACKS = ("auto", "xl", "xm")
+PRIVILEGE_PREFIXES = {"none": (), "sudo": ("sudo", "-n"), "ksu": ("ksu", "-q", "-e")}
+# Where Xen installs its tools when they are not on PATH (Debian: /usr/lib/xen-4.17/bin).
+SYSTEM_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+XEN_LIB_GLOBS = ("/usr/lib/xen-*/bin", "/usr/lib64/xen/bin", "/usr/lib/xen/bin")
+KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL of a timed-out call
+VNC_PORT_NODE = "/local/domain/{domid}/console/vnc-port"
+
+# Failure patterns, in the order they are tried (first match wins).  Each: error class, regex on
+# the whole stderr.  Permission comes before "no hypervisor": a non-root xl says both
+# "privileged command interface: Permission denied" and "cannot init xl context".
+_FAILURES = (
+    (DomainExistsError, r'Domain with name "[^"]*" already exists|Domain \S+ already exists'),
+    (UnknownDomainError, r"is an invalid domain identifier|Can't get domid of domain name"
+                         r"|Can't get domain name of domain id|Domain '[^']*' does not exist"),
+    (StateFileError, r"Can't open restore file|File has wrong magic number|File has wrong byte order"
+                     r"|Failed to open temp file .* for writing|Short read of"),
+    (ToolstackPermissionError, r"Permission denied|must be run as root|need root access|Operation not permitted"
+                               r"|a password is required|is not in the sudoers file|is not allowed to execute"
+                               r"|Authorization denied|not authorized"),
+    (NoHypervisorError, r"Could not obtain handle on privileged command interface|cannot open libxc handle"
+                        r"|cannot connect to xenstore|cannot init xl context|Unable to connect to xend"
+                        r"|Is xend running"),
+)
+# stderr lines that report progress, not the failure.
+_NOISE = re.compile(
+    r"^(Parsing config from|xc: progress:|Waiting for \d+ domains|Saving to|Loading new save file"
+    r"|Savefile contains|xc: info:|Shutting down domain|Rebooting domain)"
+)
+# A libxl error line names its source position: "libxl: error: libxl_domain.c:81:func: ".
+_LIBXL_PREFIX = re.compile(r"^libxl: error: \S+:\d+:\S+: ")
+# The first libxl error says what went wrong with a numeric id that names no domain
+# (xl accepts any number as a domid and only libxl finds out).
+_NO_SUCH_DOMID = re.compile(r"Domain \d+:Non-exist[ae]nt domain$")
+
+
+class Toolstack:
+    """Runs one host's ``xl`` (or ``xm``).  Methods are named after the xl verbs they run.
+
+    toolstack: "auto" (xl if found, else xm), "xl" or "xm".
+    privilege: "none", "sudo" (``sudo -n``) or "ksu" (``ksu -q -e``), spec §9.4.
+    timeout / long_timeout: seconds for queries / for create, save, restore, ``shutdown -w``.
+    path: where to look for the binaries instead of ``$PATH``: a PATH-like string of folders, or
+      the path of the xl/xm binary itself.  The Xen folders (/usr/sbin, /usr/lib/xen-*/bin) are
+      searched after it.
+    env: the environment of the child processes (default: ours); LC_ALL=C is always added.
+    """
+
+    def __init__(self, toolstack="auto", privilege="none", timeout=30, long_timeout=300, path=None, env=None):
+        if toolstack not in TOOLSTACKS:
+            raise ToolstackError(f"unknown toolstack {toolstack!r}: use one of {', '.join(TOOLSTACKS)}")
+        if privilege not in PRIVILEGE_PREFIXES:
+            raise ToolstackError(f"unknown privilege {privilege!r}: use one of {', '.join(PRIVILEGE_PREFIXES)}")
+        self.toolstack = toolstack
+        self.privilege = privilege
+        self.timeout = float(timeout)
+        self.long_timeout = float(long_timeout)
+        self.path = path
+        self.env = dict(env) if env is not None else None
+        self.calls = []  # every argv run, in order (prefix included)
+        self._binary = None
+        self._prefix = None
+
+    # --- finding the binaries --------------------------------------------------------------------
+
+    @property
+    def binary(self):
+        """Absolute path of xl/xm; raises ToolstackNotFound.  Resolved once."""
+        if self._binary is None:
+            self._binary = self._find_toolstack()
+        return self._binary
+
+    @property
+    def name(self):
+        """"xl" or "xm": which command language this toolstack speaks."""
+        if self.toolstack != "auto":
+            return self.toolstack
+        return "xm" if os.path.basename(self.binary).startswith("xm") else "xl"
+
+    @property
+    def is_xm(self):
+        return self.name == "xm"
+
+    def search_dirs(self):
+        """Folders searched for binaries: ``path`` (or $PATH), then the Xen system folders."""
+        if self.path and not os.path.isdir(self.path) and os.path.isfile(self.path):
+            first = [os.path.dirname(self.path)]
+        else:
+            env_path = (self.env or os.environ).get("PATH", os.defpath)
+            first = (self.path or env_path).split(os.pathsep)
+        xen_dirs = [d for pattern in XEN_LIB_GLOBS for d in sorted(glob.glob(pattern), reverse=True)]
+        dirs = []
+        for folder in first + list(SYSTEM_DIRS) + xen_dirs:
+            if folder and folder not in dirs:
+                dirs.append(folder)
+        return dirs
+
+    def which(self, name):
+        """Absolute path of executable ``name`` in :meth:`search_dirs`, or None."""
+        for folder in self.search_dirs():
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return os.path.abspath(candidate)
+        return None
+
+    def _find_toolstack(self):
+        if self.path and os.path.isfile(self.path) and os.access(self.path, os.X_OK):
+            return os.path.abspath(self.path)
+        names = ("xl", "xm") if self.toolstack == "auto" else (self.toolstack,)
+        for name in names:
+            found = self.which(name)
+            if found:
+                return found
+        where = ", ".join(self.search_dirs()[:6])
+        raise ToolstackNotFound(f"no {' or '.join(names)} toolstack found (searched {where}, ...)")
+
+    @property
+    def prefix(self):
+        """The privilege prefix as an argv list (resolved once; ToolstackNotFound if missing)."""
+        if self._prefix is None:
+            words = PRIVILEGE_PREFIXES[self.privilege]
+            if words:
+                tool = self.which(words[0]) or shutil.which(words[0])
+                if not tool:
+                    raise ToolstackNotFound(f"privilege {self.privilege}: {words[0]} is not installed")
+                words = (tool,) + tuple(words[1:])
+            self._prefix = list(words)
+        return self._prefix
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def _child_env(self):
+        env = dict(self.env if self.env is not None else os.environ)
+        env["LC_ALL"] = "C"  # the stderr texts we match are the untranslated ones
+        return env
+
+    def run(self, args, long=False):
+        """Run ``<prefix> <xl|xm> args``; return stdout.  Raises a typed ToolstackError on failure."""
+        argv = self.prefix + [self.binary] + [str(a) for a in args]
+        stdout, stderr, returncode = self._execute(argv, self.long_timeout if long else self.timeout)
+        if returncode != 0:
+            raise classify_failure(self.name, args, returncode, stderr, argv=argv)
+        return stdout
+
+    def _execute(self, argv, timeout):
+        """Run argv with a timeout; kill its process group on timeout.  -> (stdout, stderr, rc)."""
+        self.calls.append(list(argv))
+        try:
+            proc = subprocess.Popen(  # pylint: disable=consider-using-with  # waited for below
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=self._child_env(), start_new_session=True,
+            )
+        except OSError as exc:
+            raise ToolstackNotFound(f"cannot run {argv[0]}: {exc.strerror}", argv=argv) from None
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise ToolstackTimeout(
+                f"{' '.join(argv[len(self.prefix):][:3])} did not answer within {timeout:g} s: killed",
+                argv=argv,
+            ) from None
+        return _text(stdout), _text(stderr), proc.returncode
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def list_plain(self, domain=None):
+        """``xl list [-v] [DOM]`` rows (xlparse.parse_xl_list); xl adds ``-v`` for the uuid column."""
+        args = ["list"] if self.is_xm else ["list", "-v"]
+        if domain is not None:
+            args.append(_domain_arg(domain))
+        return xlparse.parse_xl_list(self.run(args))
+
+    def list_long(self, domain=None):
+        """``xl list -l [DOM]`` / ``xm list --long [DOM]`` -> config dicts (xlparse/sxp)."""
+        args = ["list", "--long"] if self.is_xm else ["list", "-l"]
+        if domain is not None:
+            args.append(_domain_arg(domain))
+        return xlparse.parse_xl_list_long(self.run(args))
+
+    def list_domains(self):
+        """Every domain with state and config: name, domid, uuid, state, memory, vcpus, time,
+        flags, shutdown_reason, type, maxmem, max_vcpus, vifs, disks, disk_devices, vnc,
+        vnc_port, kernel, ramdisk, cmdline, bootloader, on_*, has_config.
+
+        Costs a constant number of calls, see the module docstring.
+        """
+        if self.is_xm:
+            domains = [_with_plain_defaults(d) for d in domains_from_sxp(self.run(["list", "--long"]))]
+        else:
+            domains = merge_domains(self.list_plain(), self.list_long())
+        self._fill_vnc_ports(domains)
+        return domains
+
+    def _fill_vnc_ports(self, domains):
+        """vnc_port of each domain: the config's fixed port, else xenstore's, read in ONE call."""
+        unknown = False
+        for domain in domains:
+            vnc = domain.get("vnc") or {}
+            domain["vnc_port"] = vnc.get("port") if vnc.get("enabled") else None
+            unknown = unknown or (vnc.get("enabled") and vnc.get("port") is None)
+        if not unknown:
+            return
+        ports = self.xenstore_vnc_ports()
+        for domain in domains:
+            if domain["vnc_port"] is None and (domain.get("vnc") or {}).get("enabled"):
+                domain["vnc_port"] = ports.get(domain.get("domid"))
+
+    def xenstore_vnc_ports(self):
+        """{domid: port} from one ``xenstore-ls -f /local/domain``; {} when that is impossible.
+
+        Best effort: a missing xenstore-ls or a failing call leaves the ports unknown (None)
+        rather than failing the whole LIST.
+        """
+        tool = self._xenstore_tool("xenstore-ls")
+        if not tool:
+            return {}
+        try:
+            stdout, _, returncode = self._execute(self.prefix + [tool, "-f", "/local/domain"], self.timeout)
+        except ToolstackError:
+            return {}
+        return xlparse.parse_vnc_ports(stdout) if returncode == 0 else {}
+
+    def _xenstore_tool(self, name):
+        """xenstore-* beside the toolstack binary (Debian: both in /usr/sbin), else on the path."""
+        beside = os.path.join(os.path.dirname(self.binary), name)
+        if os.path.isfile(beside) and os.access(beside, os.X_OK):
+            return beside
+        return self.which(name)
+
+    def info(self):
+        """``xl info`` as a dict (xlparse.parse_xl_info)."""
+        return xlparse.parse_xl_info(self.run(["info"]))
+
+    def uptime(self):
+        """``xl uptime`` rows (xlparse.parse_xl_uptime)."""
+        return xlparse.parse_xl_uptime(self.run(["uptime"]))
+
+    def network_list(self, dom):
+        """``xl network-list DOM`` rows (xlparse.parse_network_list)."""
+        return xlparse.parse_network_list(self.run(["network-list", _domain_arg(dom)]))
+
+    def domid(self, name):
+        """``xl domid NAME`` -> int."""
+        out = self.run(["domid", _domain_arg(name)]).strip()
+        if not out.isdigit():
+            raise ToolstackError(f"{self.name} domid {name}: unexpected answer {out[:40]!r}")
+        return int(out)
+
+    def vnc_port(self, dom):
+        """The VNC port of one running domain, or None when it has no VNC display.
+
+        From ``xl list -l DOM``: no VNC -> None; else xenstore's console/vnc-port (the port qemu
+        really took, needed for vncunused) when xenstore-read is there and answers; else the
+        config's 5900 + vncdisplay.
+        """
+        domains = self.list_long(dom)
+        if not domains:
+            return None
+        domain = domains[0]
+        vnc = domain.get("vnc") or {}
+        if not vnc.get("enabled"):
+            return None
+        domid = domain.get("domid")
+        if domid is None:
+            domid = self.domid(dom)
+        return self.xenstore_vnc_port(domid) or vnc.get("port")
+
+    def xenstore_vnc_port(self, domid):
+        """``xenstore-read /local/domain/<domid>/console/vnc-port`` -> int, or None."""
+        tool = self._xenstore_tool("xenstore-read")
+        if not tool:
+            return None
+        argv = self.prefix + [tool, VNC_PORT_NODE.format(domid=int(domid))]
+        try:
+            stdout, _, returncode = self._execute(argv, self.timeout)
+        except ToolstackError:
+            return None
+        text = stdout.strip()
+        return int(text) if returncode == 0 and text.isdigit() else None
+
+    def console_argv(self, dom):
+        """The argv that attaches a terminal to the domain's console (for the user to run)."""
+        return self.prefix + [self.binary, "console", _domain_arg(dom)]
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    def create(self, config_path, paused=False, extra_args=()):
+        """``xl create [-p] CONFIG [key=value ...]``.  Never ``-c``: a console would block."""
+        args = ["create"] + (["-p"] if paused else []) + [_path_arg(config_path)] + [str(a) for a in extra_args]
+        self.run(args, long=True)
+
+    def shutdown(self, dom, wait=False, force=False):
+        """``xl shutdown [-w] [-F] DOM``.
+
+        With ``wait`` xl returns once the guest has shut down, but the domain stays listed
+        (``--ps--``) until xl's monitor has destroyed it (xen-lab pitfall 7): poll ``list_plain``
+        to know it is gone.  ``force`` (-F: ACPI power button for HVM guests without PV drivers)
+        is ignored by xm, which has no such option.
+        """
+        args = ["shutdown"] + (["-w"] if wait else []) + (["-F"] if force and not self.is_xm else [])
+        self.run(args + [_domain_arg(dom)], long=wait)
+
+    def destroy(self, dom):
+        """``xl destroy DOM``: immediate, like pulling the plug."""
+        self.run(["destroy", _domain_arg(dom)])
+
+    def reboot(self, dom, force=False):
+        """``xl reboot [-F] DOM``; with on_reboot=restart the domain comes back with a new domid."""
+        self.run(["reboot"] + (["-F"] if force and not self.is_xm else []) + [_domain_arg(dom)])
+
+    def reset(self, dom):
+        """``xl trigger DOM reset``: a hard reset, the guest is not asked."""
+        self.run(["trigger", _domain_arg(dom), "reset"])
+
+    def pause(self, dom):
+        self.run(["pause", _domain_arg(dom)])
+
+    def unpause(self, dom):
+        self.run(["unpause", _domain_arg(dom)])
+
+    def save(self, dom, statefile, checkpoint=False):
+        """``xl save [-c] DOM FILE``; with ``checkpoint`` the domain keeps running.
+
+        After ``-c`` xl's monitor of that domain has gone (xen-lab pitfall 8): a later reboot
+        leaves it shut down (``---sr-``) instead of restarting it.
+        """
+        args = ["save"] + (["-c"] if checkpoint else []) + [_domain_arg(dom), _path_arg(statefile)]
+        self.run(args, long=True)
+
+    def restore(self, statefile, paused=False):
+        """``xl restore [-p] FILE``."""
+        self.run(["restore"] + (["-p"] if paused else []) + [_path_arg(statefile)], long=True)
+
+    def rename(self, dom, new_name):
+        self.run(["rename", _domain_arg(dom), _domain_arg(new_name)])
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def merge_domains(plain_rows, long_rows):
+    """``xl list -v`` rows + ``xl list -l`` configs -> one dict per listed domain (by domid).
+
+    The plain row wins for what changes at run time (name after a rename, memory after
+    mem-set, vcpus, state); the config adds type, vifs, disks, VNC, maxima.  A config uuid is
+    preferred: ``-v`` shows zeros for Domain-0, which has none.
+    """
+    configs = {row["domid"]: row for row in long_rows if row.get("domid") is not None}
+    domains = []
+    for row in plain_rows:
+        domain = _with_plain_defaults({})
+        config = configs.get(row["domid"])
+        if config:
+            domain.update(config)
+        domain.update({k: v for k, v in row.items() if k != "uuid"})
+        domain["uuid"] = (config or {}).get("uuid") or row.get("uuid", "")
+        if config and config.get("memory") is not None and row.get("memory") is None:
+            domain["memory"] = config["memory"]
+        domains.append(domain)
+    return domains
+
+
+def _with_plain_defaults(domain):
+    """The keys every domain dict has, with "unknown" values, then ``domain``'s own."""
+    merged = {
+        "name": "", "domid": None, "uuid": "", "state": "", "memory": None, "vcpus": None, "time": None,
+        "type": "", "maxmem": None, "max_vcpus": None, "vifs": [], "disks": [], "disk_devices": [],
+        "vnc": {"enabled": False, "listen": "", "display": None, "findunused": None, "port": None},
+        "kernel": "", "ramdisk": "", "cmdline": "", "bootloader": "",
+        "on_poweroff": "", "on_reboot": "", "on_crash": "", "has_config": False,
+    }
+    merged.update(domain)
+    if "flags" not in merged:
+        merged.update(xlparse.state_flags(merged.get("state") or ""))
+    return merged
+
+
+def classify_failure(tool, args, returncode, stderr, argv=None):
+    """A failed call -> the matching ToolstackError subclass, with a one-line message.
+
+    Matching uses the real texts (corpus/xl-real), e.g. ``nosuchdom is an invalid domain
+    identifier (rc=-6)`` -> UnknownDomainError.  The message quotes the first libxl/xc *error*
+    line when there is one: libxl reports the cause first and then a cascade of clean-up
+    failures ("Unable to destroy guest", ...); otherwise the last meaningful stderr line.
+    """
+    verb = " ".join(str(a) for a in list(args)[:1])
+    line = meaningful_line(stderr)
+    message = f"{tool} {verb} failed: {line or f'exit status {returncode}'}"
+    if _NO_SUCH_DOMID.search(line):
+        return UnknownDomainError(message, argv=argv, rc=returncode, stderr=stderr)
+    for error_class, pattern in _FAILURES:
+        if re.search(pattern, stderr or ""):
+            return error_class(message, argv=argv, rc=returncode, stderr=stderr)
+    return ToolstackError(message, argv=argv, rc=returncode, stderr=stderr)
+
+
+def meaningful_line(stderr):
+    """The stderr line that best says what went wrong (see :func:`classify_failure`)."""
+    lines = [line.strip() for line in (stderr or "").splitlines()]
+    lines = [line for line in lines if line and not _NOISE.search(line)]
+    if not lines:
+        return ""
+    errors = [line for line in lines if "error" in line.lower() or "panic" in line.lower()]
+    chosen = errors[0] if errors else lines[-1]
+    return _LIBXL_PREFIX.sub("", chosen)
+
+
+def _domain_arg(dom):
+    """A domain name or id as an argument; refuse what xl would read as an option."""
+    text = str(dom).strip()
+    if not text or text.startswith("-") or any(c in text for c in "\n\0"):
+        raise ToolstackError(f"invalid domain name or id {dom!r}")
+    return text
+
+
+def _path_arg(path):
+    """A file argument; ``./`` before a leading ``-`` so that xl does not take it for an option."""
+    text = os.fspath(path)
+    if not text:
+        raise ToolstackError("empty file name")
+    return "./" + text if text.startswith("-") else text
+
+
+def _text(data):
+    return (data or b"").decode("utf-8", errors="replace")
+
+
+def _kill_group(proc):
+    """SIGTERM the child's process group, SIGKILL after KILL_GRACE, and reap the child."""
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            if sig == signal.SIGKILL:
+                _kill_leader(proc)
+        try:
+            proc.communicate(timeout=grace)
+            _kill_stragglers(proc.pid)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait(timeout=1)
+
+
+def _kill_leader(proc):
+    try:
+        proc.kill()
+    except OSError:
+        pass
+
+
+def _kill_stragglers(pgid):
+    """The leader is gone; SIGKILL what is left of its group (helpers that ignored SIGTERM)."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.01)
