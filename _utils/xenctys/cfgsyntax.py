@@ -27,6 +27,7 @@ import os
 import re
 import stat
 import string
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
@@ -76,7 +77,7 @@ def parse_text(text, path="<config>"):
     """
     ctys_lines, markers = scan_ctys_lines(text)
     try:
-        parsed = _XlParser(text, path).parse()
+        parsed = _parse_xl(text)
     except _SyntaxProblem as xl_problem:
         try:
             parsed = _parse_xm(text, path)
@@ -154,7 +155,7 @@ _LINE_WITH_CTYS_MARK = re.compile(r"^[^\n]*#@#[^\n]*", re.MULTILINE)
 # ctys' getConfValueOf: "^ *#@#KEY *= *"*VALUE" after turning ' into " and dropping tabs.
 _CTYS_KEY_LINE = re.compile(r"[ \t]*#@#([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(.*)")
 # enumfilter.awk matches the markers anywhere in a line, commented out or not.
-_MAGIC_MARKER = re.compile(r"#@#(MAGICID-(?:XEN|IGNORE|NOENUM))")
+_MAGIC_MARKER = re.compile("#@#(" + "|".join(MAGIC_MARKERS) + ")")
 
 
 def scan_ctys_lines(text):
@@ -252,97 +253,85 @@ def parse_number(text):
         return text
 
 
-class _XlParser:
-    """Recursive descent over the xl tokens; newlines inside ``[...]`` are dropped by the lexer."""
-
-    def __init__(self, text, path):
-        self.path = path
-        self.tokens = self._tokenize(text)
-        self.pos = 0
-
-    @staticmethod
-    def _tokenize(text):
-        """``(kind, text, line)`` tuples; ``kind`` is ident/number/string/an operator/nl/end."""
-        tokens, line, depth = [], 1, 0
-        for token in _XL_TOKEN.findall(text):
-            kind = _XL_KIND_OF_FIRST_CHAR.get(token[0], "bad")
-            if kind is None:
-                continue
-            if kind == "nl":
-                if depth == 0:  # a list may span lines: newlines inside it mean nothing
-                    tokens.append(("nl", token, line))
-                line += 1
-                continue
-            if kind == "[":
-                depth += 1
-                if depth > MAX_LIST_DEPTH:
-                    raise _SyntaxProblem(line, "lists nested too deeply")
-            elif kind == "]":
-                depth = max(depth - 1, 0)
-            elif len(token) == 1 and kind in ("string", "+="):  # a lone quote or "+"
-                kind = "bad"
-            if kind == "bad":
-                what = "unterminated string" if token in "'\"" else f"unexpected character {token!r}"
-                raise _SyntaxProblem(line, f"{what} (xl)")
-            tokens.append((kind, token, line))
-        # An unexpected end of file is reported on the last line that had something on it.
-        tokens.append(("end", "", tokens[-1][2] if tokens else 1))
-        return tokens
-
-    def parse(self):
-        parsed = ParsedConfig(SYNTAX_XL)
-        while self._peek() != "end":
-            if self._peek() in ("nl", ";"):
-                self.pos += 1
-            else:
-                self._setting(parsed)
-        return parsed
-
-    def _peek(self):
-        return self.tokens[self.pos][0]
-
-    def _expect(self, *kinds):
-        """Consume the next token when it is one of ``kinds``; ``_SyntaxProblem`` otherwise."""
-        kind, text, line = self.tokens[self.pos]
-        if kind not in kinds:
-            wanted = " or ".join(_TOKEN_NAMES.get(k, repr(k)) for k in kinds)
-            raise _SyntaxProblem(line, f"expected {wanted}, found {_TOKEN_NAMES.get(kind, repr(text))}")
-        self.pos += 1
-        return text, line
-
-    def _setting(self, parsed):
-        key, line = self._expect("ident")
-        assignment, _ = self._expect("=", "+=")
-        value = self._value()
-        if self._peek() != "end":  # the last setting needs no newline after it
-            self._expect("nl", ";")
+def _parse_xl(text):
+    """The settings of an xl file; ``_SyntaxProblem`` where the text stops being xl."""
+    tokens = _xl_tokens(text)
+    parsed = ParsedConfig(SYNTAX_XL)
+    pos = 0
+    while tokens[pos][0] != "end":
+        kind, key, line = tokens[pos]
+        if kind in ("nl", ";"):
+            pos += 1
+            continue
+        _require(tokens[pos], ("ident",), "a key")
+        assignment = _require(tokens[pos + 1], ("=", "+="), "'=' or '+='")
+        value, pos = _xl_value(tokens, pos + 2)
+        if tokens[pos][0] != "end":  # the last setting needs no newline after it
+            _require(tokens[pos], ("nl", ";"), "end of line or ';'")
+            pos += 1
         if assignment == "+=" and key in parsed.settings:
             value = _xl_appended(key, parsed.settings[key], value, line)
         parsed.settings[key] = value
         parsed.lines[key] = line
+    return parsed
 
-    def _value(self):
-        kind, text, line = self.tokens[self.pos]
-        if kind == "string":
-            self.pos += 1
-            return _xl_string(text)
-        if kind == "number":
-            self.pos += 1
-            return parse_number(text)
+
+def _xl_tokens(text):
+    """``(kind, text, line)`` tuples; ``kind`` is ident/number/string/an operator/nl/end.
+
+    Blanks and comments are dropped, and so are newlines inside ``[...]``: a list may span lines.
+    """
+    tokens, line, depth = [], 1, 0
+    for token in _XL_TOKEN.findall(text):
+        kind = _XL_KIND_OF_FIRST_CHAR.get(token[0], "bad")
+        if kind is None:
+            continue
+        if kind == "nl":
+            if depth == 0:
+                tokens.append(("nl", token, line))
+            line += 1
+            continue
         if kind == "[":
-            self.pos += 1
-            return self._list_items()
-        raise _SyntaxProblem(line, f"expected a value, found {_TOKEN_NAMES.get(kind, repr(text))}")
+            depth += 1
+            if depth > MAX_LIST_DEPTH:
+                raise _SyntaxProblem(line, "lists nested too deeply")
+        elif kind == "]":
+            depth = max(depth - 1, 0)
+        elif len(token) == 1 and kind in ("string", "+="):  # a lone quote or "+"
+            kind = "bad"
+        if kind == "bad":
+            what = "unterminated string" if token in "'\"" else f"unexpected character {token!r}"
+            raise _SyntaxProblem(line, f"{what} (xl)")
+        tokens.append((kind, token, line))
+    # An unexpected end of file is reported on the last line that had something on it.
+    tokens.append(("end", "", tokens[-1][2] if tokens else 1))
+    return tokens
 
-    def _list_items(self):
-        items = []
-        while self._peek() != "]":
-            items.append(self._value())
-            separator, _ = self._expect(",", "]")
-            if separator == "]":
-                return items
-        self.pos += 1
-        return items
+
+def _xl_value(tokens, pos):
+    """``(value, position after it)`` for the value starting at ``tokens[pos]``."""
+    kind, text, _ = tokens[pos]
+    if kind == "string":
+        return _xl_string(text), pos + 1
+    if kind == "number":
+        return parse_number(text), pos + 1
+    _require(tokens[pos], ("[",), "a value")
+    items, pos = [], pos + 1
+    while tokens[pos][0] != "]":
+        item, pos = _xl_value(tokens, pos)
+        items.append(item)
+        if _require(tokens[pos], (",", "]"), "',' or ']'") == ",":
+            pos += 1
+    return items, pos + 1
+
+
+def _require(token, kinds, wanted):
+    """The text of ``token`` when its kind is one of ``kinds``; ``_SyntaxProblem`` otherwise."""
+    kind, text, line = token
+    if kind not in kinds:
+        found = _TOKEN_NAMES.get(kind, repr(text))
+        raise _SyntaxProblem(line, f"expected {wanted}, found {found}")
+    return text
 
 
 _TOKEN_NAMES = {"ident": "a key", "nl": "end of line", "end": "end of file", "string": "a string",
@@ -362,10 +351,10 @@ def _xl_appended(key, previous, value, line):
 
 
 class _Skip(Exception):
-    """One xm statement is not a literal assignment; ``reason`` says what it is instead."""
+    """One xm statement is not a literal assignment; the message says what it is instead."""
 
 
-_BLOCK_STATEMENTS = {
+_STATEMENT_KINDS = {
     ast.If: "if block", ast.For: "for loop", ast.While: "while loop", ast.With: "with block",
     ast.Try: "try block", ast.AsyncFor: "for loop", ast.AsyncWith: "with block",
     ast.Import: "import", ast.ImportFrom: "import", ast.FunctionDef: "function definition",
@@ -375,15 +364,17 @@ _BLOCK_STATEMENTS = {
     ast.AnnAssign: "annotated assignment",
 }
 if hasattr(ast, "TryStar"):  # Python 3.11+
-    _BLOCK_STATEMENTS[ast.TryStar] = "try block"
+    _STATEMENT_KINDS[ast.TryStar] = "try block"
 if hasattr(ast, "Match"):  # Python 3.10+
-    _BLOCK_STATEMENTS[ast.Match] = "match block"
+    _STATEMENT_KINDS[ast.Match] = "match block"
 
 
 def _parse_xm(text, path):
     """The literal assignments of a Python config; every other statement becomes a warning."""
     try:
-        tree = ast.parse(text, filename=path)  # parses only; ast.parse never runs code
+        with warnings.catch_warnings():  # e.g. "invalid escape sequence": not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path)  # parses only; ast.parse never runs code
     except SyntaxError as err:
         raise _SyntaxProblem(err.lineno or 0, f"{err.msg} (Python)") from None
     except (ValueError, RecursionError, MemoryError) as err:  # pathological nesting and the like
@@ -451,7 +442,7 @@ def _assigned_name(target):
 def _describe_statement(statement):
     if isinstance(statement, ast.Expr):
         return _describe(statement.value)
-    kind = _BLOCK_STATEMENTS.get(type(statement), f"{type(statement).__name__} statement")
+    kind = _STATEMENT_KINDS.get(type(statement), f"{type(statement).__name__} statement")
     name = getattr(statement, "name", None)
     return f"{kind} {name!r}" if name else kind
 

@@ -322,14 +322,16 @@ def test_redact_and_parse_spec_helpers():
 
 
 def test_a_malformed_vif_mac_is_a_warning_naming_file_and_line(tmp_path):
-    path = write(tmp_path, "m.cfg", "name = 'm'\nvif = [ 'mac=00:16:3E:00:00:01',\n  'mac=00:16:3e:zz:00:02,bridge=br1' ]\n")
+    path = write(tmp_path, "m.cfg",
+                 "name = 'm'\nvif = [ 'mac=00:16:3E:00:00:01',\n  'mac=00:16:3e:zz:00:02,bridge=br1' ]\n")
     config = read_config(path)
     assert [(v.index, v.mac, v.bridge) for v in config.vifs] == [(0, "00:16:3e:00:00:01", ""), (1, "", "br1")]
     assert config.warnings == [f"{path}:2: vif: entry 1: malformed MAC '00:16:3e:zz:00:02': ignored"]
 
 
 def test_numbers_as_strings_and_values_of_the_wrong_shape(tmp_path):
-    path = write(tmp_path, "n.cfg", "memory = '0x200'\nmaxmem = '1024'\nvcpus = 'two'\nname = ['a']\ndisk = 'phy:x,xvda,w'\n")
+    path = write(tmp_path, "n.cfg",
+                 "memory = '0x200'\nmaxmem = '1024'\nvcpus = 'two'\nname = ['a']\ndisk = 'phy:x,xvda,w'\n")
     config = read_config(path)
     assert (config.memory, config.maxmem, config.vcpus, config.label) == (512, 1024, None, "")
     assert config.disks == ["phy:x,xvda,w"]
@@ -422,7 +424,8 @@ def test_config_code_is_never_run(tmp_path, payload):
     assert any(warning.startswith(f"{path}:{line}: skipped: ") for warning in config.warnings), config.warnings
 
     # The control: the same file, really run by Python, does create the marker.
-    runner = "import sys\ntry:\n    exec(compile(open(sys.argv[1]).read(), sys.argv[1], 'exec'), {})\nexcept Exception:\n    pass\n"
+    runner = ("import sys\ntry:\n    exec(compile(open(sys.argv[1]).read(), sys.argv[1], 'exec'), {})\n"
+              "except Exception:\n    pass\n")
     subprocess.run([sys.executable, "-c", runner, path], check=True, timeout=30, cwd=tmp_path)
     assert marker.exists()
 

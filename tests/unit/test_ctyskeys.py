@@ -90,7 +90,8 @@ def test_first_file_with_a_non_empty_value_wins_in_lookup_order(tmp_path):
 
 
 def test_side_files_are_read_line_by_line_not_parsed(tmp_path):
-    config = _tree(tmp_path, {"tst100/tst100.ctys": 'WRAPPER=$(echo x) ; exec foo\n#@#DIST = "CentOS"\nif [ x ]; then\n'})
+    side_text = 'WRAPPER=$(echo x) ; exec foo\n#@#DIST = "CentOS"\nif [ x ]; then\n'  # shell, not xl
+    config = _tree(tmp_path, {"tst100/tst100.ctys": side_text})
     assert collect_ctys_keys(config, []).values == {"DIST": "CentOS"}
 
 
