@@ -575,6 +575,13 @@ def cmd_vcpu_set(folder, args):
     return 0
 
 
+def cmd_top(folder, args):
+    """``xl top`` takes no options (xl-top-batch.txt); without any it would run xentop."""
+    parse_options("top", args, "")
+    del folder
+    raise SimExit(1, "xlsim: xl top (xentop) is not simulated")
+
+
 COMMANDS = {
     "create": cmd_create,
     "list": cmd_list,
@@ -595,4 +602,5 @@ COMMANDS = {
     "mem-set": cmd_mem_set,
     "mem-max": cmd_mem_max,
     "vcpu-set": cmd_vcpu_set,
+    "top": cmd_top,
 }
