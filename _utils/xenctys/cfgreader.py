@@ -30,10 +30,10 @@ __all__ = ["DEFAULT_MAX_BYTES", "read_config", "parse_spec", "redact"]
 GUEST_TYPES = ("pv", "pvh", "hvm")
 VNC_KEYS = ("vnc", "vncunused", "vncdisplay", "vnclisten", "vncconsole")
 REDACTED = "***"
-# Keys whose values are secrets: vncpasswd, spicepasswd, password, passphrase, ..._secret.
-_SECRET_KEY = re.compile(r"passw|passphrase|secret", re.IGNORECASE)
+# Words (any case) that make a key a secret: vncpasswd, spicepasswd, password, passphrase, ..._secret.
+_SECRET_WORDS = ("passw", "passphrase", "secret")
 # The same inside a "k=v,k=v" spec string (vfb, spice options, ...): keep the key, hide the value.
-_SECRET_IN_SPEC = re.compile(r"((?:^|,)\s*[^,=]*(?:passw|passphrase|secret)[^,=]*=)([^,]+)", re.IGNORECASE)
+_SECRET_IN_SPEC = re.compile(r"((?:^|,)\s*[^,=]*(?:%s)[^,=]*=)([^,]+)" % "|".join(_SECRET_WORDS), re.IGNORECASE)
 
 
 def read_config(path, sidecars=True, common_file=None, max_bytes=DEFAULT_MAX_BYTES):
@@ -184,15 +184,20 @@ def parse_spec(spec):
 def redact(key, value):
     """``value`` with secrets replaced by ``***``: the whole value of a password-like ``key``, or
     the password-like parts of spec strings (also inside lists).  Empty values stay empty."""
-    if _SECRET_KEY.search(key) and value not in ("", None, []):
+    if _mentions_secret(key) and value not in ("", None, []):
         return REDACTED
     if isinstance(value, str):
-        if not _SECRET_KEY.search(value):  # the common case, and much cheaper than the sub below
+        if not _mentions_secret(value):  # the common case, and far cheaper than the sub below
             return value
         return _SECRET_IN_SPEC.sub(lambda match: match.group(1) + REDACTED, value)
     if isinstance(value, list):
         return [redact("", item) for item in value]
     return value
+
+
+def _mentions_secret(text):
+    lowered = text.lower()  # "in" on a lowered copy: several times faster than a regex search
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 def _as_int(value):
