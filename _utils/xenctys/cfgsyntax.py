@@ -46,6 +46,7 @@ MAX_LIST_DEPTH = 32  # nesting of [...] (and of expressions in xm files)
 MAX_VALUE_SIZE = 64 * 1024  # characters + list items of one evaluated xm value
 MAX_INT_BITS = 64  # xm numbers beyond this are not configuration values
 MAX_FORMAT_WIDTH = 1000  # width / precision of one %-conversion in an xm format string
+MAX_WARNINGS = 100  # per file: the rest are counted in one last warning
 
 
 @dataclass
@@ -381,12 +382,18 @@ def _parse_xm(text, path):
         raise _SyntaxProblem(0, f"{type(err).__name__} while parsing as Python") from None
     parsed = ParsedConfig(SYNTAX_XM)
     literals = {}  # name -> value as evaluated (tuples kept, so "%" sees them as Python would)
+    unreported = 0
     for statement in tree.body:
         try:
             _run_literal_statement(statement, literals, parsed)
         except _Skip as skip:
-            parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {skip}")
+            if len(parsed.warnings) < MAX_WARNINGS:
+                parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {skip}")
+            else:
+                unreported += 1
             _forget(_names_bound_by(statement), literals, parsed)
+    if unreported:
+        parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {unreported} more statements")
     return parsed
 
 

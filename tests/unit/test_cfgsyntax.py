@@ -4,6 +4,7 @@ import pytest
 
 from xenctys.cfgsyntax import (
     MAX_VALUE_SIZE,
+    MAX_WARNINGS,
     SYNTAX_XL,
     SYNTAX_XM,
     CtysLine,
@@ -235,6 +236,12 @@ def test_xm_values_that_grow_without_bound_are_skipped():
     assert f"{PATH}:8: skipped: assignment to 's': value larger than {MAX_VALUE_SIZE} characters" in parsed.warnings
     assert "s" not in parsed.settings and "t" not in parsed.settings
     assert parsed.settings["name"] == "end"
+
+
+def test_xm_warnings_are_capped_per_file():
+    parsed = parse_text("name = 'a' + 'b'\n" + "f()\n" * (MAX_WARNINGS + 5), PATH)
+    assert len(parsed.warnings) == MAX_WARNINGS + 1
+    assert parsed.warnings[-1] == f"{PATH}:{MAX_WARNINGS + 6}: skipped: 5 more statements"
 
 
 def test_xm_deeply_nested_lists_are_skipped_not_a_crash():
