@@ -226,7 +226,8 @@ def measure(args, tree, cache_file, macs, relpaths):
         ("  cold: discovery's own part (walk, read, filter, cache)", cold_s - reader_s),
         ("  warm + building all 10,000 DomUConfig", materialize_s),
     ]
-    print(f"\nmedian of {args.repeats} runs, page cache warm for all")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"\nmedian of {args.repeats} runs, page cache warm for all; {os.cpu_count()} CPUs, load average {load}")
     print(f"{'measure':<56} {'ms':>9}  {'target':<28} ok")
     for name, seconds, target, ok in rows:
         print(f"{name:<56} {seconds * 1000:>9.1f}  {target:<28} {'yes' if ok else 'NO'}")

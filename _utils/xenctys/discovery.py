@@ -24,6 +24,7 @@ change is not read at all: the warm path is one ``scandir`` per folder and one s
 a cached record is only decoded when it is used (:class:`ConfigList`).
 """
 
+import operator
 import os
 import re
 import stat
@@ -49,6 +50,8 @@ MAGIC_XEN = b"#@#MAGICID-XEN"
 # enumfilter.awk: the left side of "=" is exactly one of these keys (spaces around allowed).
 _SCORED_KEY_LINE = re.compile(rb"^[ \t]*(?:name|vif|disk|memory|bootloader|uuid|vcpus)[ \t]*=", re.MULTILINE)
 MIN_KEY_LINES = 5  # awk: score > 4
+_FACTS_LENGTH = len(ConfigFacts._fields)
+_BY_NAME = operator.attrgetter("name")
 
 
 class ConfigList(Sequence):
@@ -232,7 +235,7 @@ def _scan_folder(folder, run):
     subfolders = []
     try:
         with os.scandir(folder) as entries:
-            listing = sorted(entries, key=lambda entry: entry.name)
+            listing = sorted(entries, key=_BY_NAME)
     except OSError as err:
         run.problem(folder, f"folder not readable: {_reason(err)}")
         return subfolders
@@ -241,7 +244,7 @@ def _scan_folder(folder, run):
         try:
             if entry.is_dir():
                 _add_subfolder(entry, run, subfolders)
-            elif is_candidate_name(entry.name):
+            elif entry.name.endswith(CANDIDATE_SUFFIXES):
                 _examine_candidate(entry, run)
         except OSError as err:  # between scandir and stat: vanished, EACCES, ELOOP...
             run.problem(entry.path, f"cannot examine: {_reason(err)}")
@@ -273,26 +276,28 @@ def _examine_candidate(entry, run):
     if not stat.S_ISREG(stat_result.st_mode):
         run.problem(path, "not a regular file (device, FIFO or socket): not read")
         return
-    if not _keep_identity(entry, _identity(stat_result), run):
+    identity = (stat_result.st_dev, stat_result.st_ino)
+    if identity in run.files and not _replaces_kept_path(entry, run.files[identity], run):
         return
+    run.files[identity] = path
     file_signature = (stat_result.st_mtime_ns, stat_result.st_size)
     cached = run.old_entries.get(path)
     if cached is None or not _reuse(path, cached, file_signature, run):
         _examine_file(path, file_signature, run)
-    if run.entries[path][invcache.STATUS] == invcache.STATUS_PROBLEM:
-        run.problem(path, run.entries[path][invcache.REASON])
+    result = run.entries[path]
+    if result[invcache.STATUS] == invcache.STATUS_PROBLEM:
+        run.problem(path, result[invcache.REASON])
 
 
-def _keep_identity(entry, identity, run):
-    """Keep one path per file (symlinks, hard links); False when this path is the duplicate."""
-    kept = run.files.get(identity)
-    if kept is None:
-        run.files[identity] = entry.path
-        return True
+def _replaces_kept_path(entry, kept, run):
+    """One path per file (symlinks, hard links): should ``entry`` replace the path ``kept``?
+
+    Only a path that is not a symlink replaces one reached through a symlink; then everything
+    recorded for the old path is forgotten.
+    """
     if entry.is_symlink() or os.path.realpath(kept) == kept:
         return False  # the path kept already is as good or better
-    run.forget(kept)  # the earlier path was a symlink; this one is the file itself
-    run.files[identity] = entry.path
+    run.forget(kept)
     return True
 
 
@@ -304,7 +309,7 @@ def _reuse(path, cached, file_signature, run):
         facts, blob = cached[invcache.FACTS], cached[invcache.CONFIG]
         # Cached facts stay the plain tuple msgpack gives (index-compatible with ConfigFacts):
         # building 10,000 named tuples would cost more than the rest of the warm path.
-        if not (isinstance(facts, (tuple, list)) and len(facts) == len(ConfigFacts._fields) and facts[0] == path
+        if not (isinstance(facts, (tuple, list)) and len(facts) == _FACTS_LENGTH and facts[0] == path
                 and isinstance(blob, bytes)):
             return False
         run.configs[path] = (facts, blob)

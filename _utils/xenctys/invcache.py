@@ -208,20 +208,20 @@ def is_fresh(entry, file_signature, memo):
     An entry of an unexpected shape is never trusted (the file is examined again).
     """
     try:
-        if entry[MTIME_NS] != file_signature[0] or entry[SIZE] != file_signature[1]:
+        mtime_ns, size, scanned_ns, status = entry[MTIME_NS], entry[SIZE], entry[SCANNED_NS], entry[STATUS]
+        if mtime_ns != file_signature[0] or size != file_signature[1] or is_racy(mtime_ns, scanned_ns):
             return False
-        scanned_ns = entry[SCANNED_NS]
-        if is_racy(entry[MTIME_NS], scanned_ns):
+        length = len(entry)
+        if length == _SHORT_ENTRY:
+            return status in (STATUS_REJECTED, STATUS_PROBLEM)
+        if length != _CONFIG_ENTRY or status != STATUS_CONFIG:
             return False
-        if len(entry) == _SHORT_ENTRY:
-            return entry[STATUS] in (STATUS_REJECTED, STATUS_PROBLEM)
-        if len(entry) != _CONFIG_ENTRY or entry[STATUS] != STATUS_CONFIG:
-            return False
-        for path, mtime_ns, size in entry[DEPS]:
-            if memo.signature(path) != (mtime_ns, size) or is_racy(mtime_ns, scanned_ns):
+        for path, dep_mtime_ns, dep_size in entry[DEPS]:
+            if memo.signature(path) != (dep_mtime_ns, dep_size) or is_racy(dep_mtime_ns, scanned_ns):
                 return False
+        exists = memo.exists
         for path in entry[ABSENT]:
-            if memo.exists(path):
+            if exists(path):
                 return False
         return True
     except (KeyError, IndexError, TypeError, ValueError):
