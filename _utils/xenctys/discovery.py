@@ -359,6 +359,11 @@ def _parse_file(path, file_signature, scanned_ns, run):
         run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_PROBLEM,
                                                 reason=f"not parsed: {err.reason}")
         return
+    except Exception as err:  # pylint: disable=broad-except
+        # A reader bug on one odd file must not cost the whole inventory: report it, go on.
+        run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_PROBLEM,
+                                                reason=f"config reader failed: {type(err).__name__}: {err}")
+        return
     facts = config_facts(config)
     # Every file the record came from, and every side file that could appear (spec §8.1, in the
     # reader's own lookup order): the cache watches them all.

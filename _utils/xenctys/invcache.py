@@ -53,6 +53,10 @@ COARSE_RACY_WINDOW_NS = 2_000_000_000
 MTIME_NS, SIZE, SCANNED_NS, STATUS, REASON, FACTS, CONFIG, DEPS, ABSENT = range(9)
 _SHORT_ENTRY, _CONFIG_ENTRY = REASON + 1, ABSENT + 1
 
+# File names are bytes on Linux; Python shows undecodable ones with surrogates.  They must
+# round-trip through the cache as they are, or such a file would break the whole cache.
+PATH_ERRORS = "surrogateescape"
+
 STATUS_CONFIG = "config"
 STATUS_REJECTED = "rejected"
 STATUS_PROBLEM = "problem"
@@ -96,7 +100,7 @@ def save_entries(cache_file, entries, settings):
     """Write the cache atomically; return problems (empty on success).  Never raises OSError."""
     content = {"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings, "entries": entries}
     try:
-        data = msgpack.packb(content, use_bin_type=True, default=str)
+        data = msgpack.packb(content, use_bin_type=True, default=str, unicode_errors=PATH_ERRORS)
         atomic_write(cache_file, data)
     except (OSError, ValueError, TypeError, OverflowError) as err:
         reason = _os_reason(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}"
@@ -140,7 +144,7 @@ def _unpack_without_gc(data):
     of the process walk them all (building all 10,000 configs took seconds instead of ~0.2 s).
     """
     with gc_paused():
-        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=False)
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=False, unicode_errors=PATH_ERRORS)
 
 
 def _is_our_cache(content):
@@ -249,13 +253,14 @@ def config_to_dict(config):
 
 def pack_config(config):
     """``DomUConfig.to_dict()`` as msgpack bytes."""
-    return msgpack.packb(config_to_dict(config), use_bin_type=True, default=str)
+    return msgpack.packb(config_to_dict(config), use_bin_type=True, default=str, unicode_errors=PATH_ERRORS)
 
 
 def unpack_config(blob):
     """The DomUConfig of :func:`pack_config` bytes; ValueError when they are not one."""
     try:
-        return DomUConfig.from_dict(msgpack.unpackb(blob, raw=False, strict_map_key=False))
+        return DomUConfig.from_dict(msgpack.unpackb(blob, raw=False, strict_map_key=False,
+                                                    unicode_errors=PATH_ERRORS))
     except Exception as err:  # pylint: disable=broad-except  # garbage in a cache: any error type
         raise ValueError(f"cached record unreadable ({type(err).__name__})") from None
 

@@ -507,3 +507,33 @@ def test_rejected_file_changed_is_examined_once_then_cached(home, tmp_path, coun
     assert counted["read"] == [str(inst)] and counted["parsed"] == []
     counted["read"].clear()
     assert discover("~/xen", cache_file=str(cache_file)).from_cache == 5 and counted["read"] == []
+
+
+def test_file_name_not_utf8_is_found_and_cached(tmp_path, counted):
+    folder = os.fsencode(tmp_path / "pool")
+    os.mkdir(folder)
+    odd = os.path.join(folder, b"vm\xff.cfg")  # bytes a Linux file name may hold
+    with open(odd, "w", encoding="utf-8") as handle:
+        handle.write(_xl("odd", "00:16:3e:00:00:0f"))
+    os.utime(odd, (1_600_000_000, 1_600_000_000))
+    cache_file = str(tmp_path / "c.msgpack")
+    cold = discover([os.fsdecode(folder)], cache_file=cache_file)
+    warm = discover([os.fsdecode(folder)], cache_file=cache_file)
+    assert cold.problems == [] and warm.problems == [] and warm.from_cache == 1
+    assert os.fsencode(warm.configs[0].path) == odd and warm.configs[0].label == "odd"
+
+
+def test_a_reader_bug_is_one_problem_not_a_failed_walk(home, monkeypatch):
+    real = discovery.read_config
+
+    def buggy(path, **kwargs):
+        if path.endswith("tst101.conf"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(discovery, "read_config", buggy)
+    inventory = discover("~/xen")
+    assert [c.label for c in inventory.configs] == ["tst100", "xtst100"]
+    assert inventory.problems == [{"path": str(home / "xen" / "tst-ctys" / "tst101" / "tst101.conf"),
+                                   "reason": "config reader failed: RecursionError: maximum recursion depth "
+                                             "exceeded"}]
