@@ -9,7 +9,7 @@ import sys
 
 from xlsim import hoststate
 from xlsim.hoststate import SimExit
-from xlsim.xlcmd import apply_faults
+from xlsim.xlcmd import apply_faults, c_stdio
 
 
 def domain_nodes(domain):
@@ -66,6 +66,7 @@ def ls_main(argv):
 
 
 def _run(tool, argv, action):
+    c_stdio()
     try:
         folder = hoststate.state_dir()
         apply_faults(folder, tool)

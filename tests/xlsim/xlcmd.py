@@ -59,8 +59,15 @@ def err(line=""):
 # --- entry point -----------------------------------------------------------------------------------
 
 
+def c_stdio():
+    """stdout buffered like C's stdio (whole blocks unless a terminal), whatever PYTHONUNBUFFERED
+    says: the interleaving of stdout and stderr in one pipe depends on it."""
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # pylint: disable=consider-using-with
+
+
 def main(argv):
     """Run one xl command line (without the program name); return the exit status."""
+    c_stdio()
     try:
         args = _strip_global_options(argv)
         if not args:
