@@ -161,7 +161,8 @@ def parse_xl_list_long(text):
         return [domain_from_libxl(data, None)]
     if not isinstance(data, list):
         raise ToolstackError(f"xl list -l printed JSON {type(data).__name__}, expected a list")
-    return [domain_from_libxl(entry.get("config") or {}, entry.get("domid")) for entry in data if isinstance(entry, dict)]
+    entries = [entry for entry in data if isinstance(entry, dict)]
+    return [domain_from_libxl(entry.get("config") or {}, entry.get("domid")) for entry in entries]
 
 
 def domain_from_libxl(config, domid=None):
