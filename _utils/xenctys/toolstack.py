@@ -193,13 +193,17 @@ class Toolstack:
     def run(self, args, long=False):
         """Run ``<prefix> <xl|xm> args``; return stdout.  Raises a typed ToolstackError on failure."""
         argv = self.prefix + [self.binary] + [str(a) for a in args]
-        stdout, stderr, returncode = self._execute(argv, self.long_timeout if long else self.timeout)
+        what = f"{self.name} {args[0]}" if args else self.name
+        stdout, stderr, returncode = self._execute(argv, self.long_timeout if long else self.timeout, what)
         if returncode != 0:
             raise classify_failure(self.name, args, returncode, stderr, argv=argv)
         return stdout
 
-    def _execute(self, argv, timeout):
-        """Run argv with a timeout; kill its process group on timeout.  -> (stdout, stderr, rc)."""
+    def _execute(self, argv, timeout, what):
+        """Run argv with a timeout; kill its process group on timeout.  -> (stdout, stderr, rc).
+
+        ``what`` names the call in the timeout message ("xl list").
+        """
         self.calls.append(list(argv))
         try:
             proc = subprocess.Popen(  # pylint: disable=consider-using-with  # waited for below
@@ -212,10 +216,7 @@ class Toolstack:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            raise ToolstackTimeout(
-                f"{' '.join(argv[len(self.prefix):][:3])} did not answer within {timeout:g} s: killed",
-                argv=argv,
-            ) from None
+            raise ToolstackTimeout(f"{what} did not answer within {timeout:g} s: killed", argv=argv) from None
         return _text(stdout), _text(stderr), proc.returncode
 
     # --- queries ---------------------------------------------------------------------------------
@@ -272,7 +273,8 @@ class Toolstack:
         if not tool:
             return {}
         try:
-            stdout, _, returncode = self._execute(self.prefix + [tool, "-f", "/local/domain"], self.timeout)
+            stdout, _, returncode = self._execute(self.prefix + [tool, "-f", "/local/domain"], self.timeout,
+                                                  "xenstore-ls")
         except ToolstackError:
             return {}
         return xlparse.parse_vnc_ports(stdout) if returncode == 0 else {}
@@ -329,7 +331,7 @@ class Toolstack:
             return None
         argv = self.prefix + [tool, VNC_PORT_NODE.format(domid=int(domid))]
         try:
-            stdout, _, returncode = self._execute(argv, self.timeout)
+            stdout, _, returncode = self._execute(argv, self.timeout, "xenstore-read")
         except ToolstackError:
             return None
         text = stdout.strip()
@@ -411,8 +413,6 @@ def merge_domains(plain_rows, long_rows):
             domain.update(config)
         domain.update({k: v for k, v in row.items() if k != "uuid"})
         domain["uuid"] = (config or {}).get("uuid") or row.get("uuid", "")
-        if config and config.get("memory") is not None and row.get("memory") is None:
-            domain["memory"] = config["memory"]
         domains.append(domain)
     return domains
 
@@ -483,27 +483,40 @@ def _text(data):
 
 
 def _kill_group(proc):
-    """SIGTERM the child's process group, SIGKILL after KILL_GRACE, and reap the child."""
-    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            if sig == signal.SIGKILL:
-                _kill_leader(proc)
-        try:
-            proc.communicate(timeout=grace)
-            _kill_stragglers(proc.pid)
+    """Stop a timed-out call: SIGTERM its process group, SIGKILL after KILL_GRACE, reap it.
+
+    If even SIGKILL cannot end it (a root process under sudo that we may not signal), stop
+    waiting and close our ends of its pipes rather than hang the caller.
+    """
+    _signal_group(proc, signal.SIGTERM)
+    if not _reaped(proc, KILL_GRACE):
+        _signal_group(proc, signal.SIGKILL)
+        if not _reaped(proc, 5.0):
+            for stream in (proc.stdout, proc.stderr):
+                stream.close()
             return
-        except subprocess.TimeoutExpired:
-            continue
-    proc.wait(timeout=1)
+    _kill_stragglers(proc.pid)
 
 
-def _kill_leader(proc):
+def _signal_group(proc, sig):
     try:
-        proc.kill()
-    except OSError:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
         pass
+    except PermissionError:  # nothing in the group is ours to signal: try the leader alone
+        try:
+            proc.send_signal(sig)
+        except OSError:
+            pass
+
+
+def _reaped(proc, timeout):
+    """Wait up to ``timeout`` for the child to exit and its pipes to close; True if they did."""
+    try:
+        proc.communicate(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def _kill_stragglers(pgid):

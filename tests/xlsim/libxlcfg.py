@@ -22,7 +22,7 @@ def domain_config(config, uuid, created=True):
         data["nics"] = nics
     vnc = vnc_settings(config)
     if vnc["enable"] == TRUE and config.type != "hvm":
-        data["vfbs"] = [{"devid": 0, "vnc": _vnc_json(vnc), "sdl": {"enable": FALSE}}]
+        data["vfbs"] = [{"devid": 0, "vnc": vnc, "sdl": {"enable": FALSE}}]
         data["vkbs"] = [{"devid": 0}]
     for event, default in (("on_poweroff", "destroy"), ("on_reboot", None), ("on_crash", "destroy")):
         action = getattr(config, event) or ("restart" if event == "on_reboot" else "destroy")
@@ -66,8 +66,7 @@ def _b_info(config, created):
 
 def _type_info(config):
     if config.type == "hvm":
-        info = {"vnc": _vnc_json(vnc_settings(config)), "sdl": {"enable": FALSE}}
-        return info
+        return {"vnc": vnc_settings(config), "sdl": {"enable": FALSE}}
     if config.bootloader:
         return {"bootloader": config.bootloader}
     return {}
@@ -118,10 +117,6 @@ def vnc_settings(config):
         settings["display"] = display
     settings["findunused"] = TRUE if _flag(vnc.get("vncunused"), default=True) else FALSE
     return settings
-
-
-def _vnc_json(settings):
-    return dict(settings)
 
 
 def _flag(value, default):

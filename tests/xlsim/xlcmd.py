@@ -210,6 +210,8 @@ def cmd_create(folder, args):
 
 def read_domain_config(path, overrides):
     """Read CONFIG with key=value overrides appended, as xl does; config errors as xl prints them."""
+    # Imported here, not at the top: only create needs the config reader, and every xl call
+    # pays the import time of what the module imports.
     from xenctys.cfgreader import read_config  # pylint: disable=import-outside-toplevel
     from xenctys.errors import ConfigError  # pylint: disable=import-outside-toplevel
 
@@ -393,7 +395,8 @@ def cmd_pause(folder, args):
     _, rest = parse_options("pause", args, "", required=1)
     with hoststate.transaction(folder) as host:
         domain = find_domain(host, rest[0], "libxl_domain_pause")
-        domain["paused"] = domain["domid"] != 0 or domain["paused"]
+        if domain["domid"] != 0:  # pausing dom0 would freeze the host: the simulator ignores it
+            domain["paused"] = True
     return 0
 
 
@@ -582,10 +585,9 @@ def cmd_vcpu_set(folder, args):
     return 0
 
 
-def cmd_top(folder, args):
+def cmd_top(_folder, args):
     """``xl top`` takes no options (xl-top-batch.txt); without any it would run xentop."""
     parse_options("top", args, "")
-    del folder
     raise SimExit(1, "xlsim: xl top (xentop) is not simulated")
 
 
