@@ -202,7 +202,7 @@ def salt_run_cli(salt_master):
 
 
 @pytest.fixture(scope="session")
-def salt_minions(salt_master, salt_cli, salt_run_cli, lab_hosts):
+def salt_minions(salt_master, salt_cli, lab_hosts):
     """lab00 and lab01, started and answering ``test.ping``; each runs against its own LabHost."""
     factories = {}
     with contextlib.ExitStack() as stack:
@@ -215,7 +215,6 @@ def salt_minions(salt_master, salt_cli, salt_run_cli, lab_hosts):
             stack.enter_context(factory.started())
             factories[minion_id] = factory
         wait_for_minions(salt_cli, MINION_IDS)
-        fileserver_update(salt_run_cli)
         yield factories
 
 

@@ -99,9 +99,10 @@ def test_sync_all_from_master(salt_minions, lab_hosts, salt_cli, salt_run_cli):
     """Master file_roots = [repo root]: ``salt MINION saltutil.sync_all`` then ``xen.enumerate``
     answers on each minion for its own simulated host."""
     fileserver_update(salt_run_cli)
+    synced = run_json(salt_cli, "-L", "-t", "120", "saltutil.sync_all", minion_tgt=",".join(salt_minions))
+    assert set(synced) == set(salt_minions), synced
     for minion_id in salt_minions:
-        run_json(salt_cli, "saltutil.sync_all", minion_tgt=minion_id, _timeout=120)
-        extmods = pathlib.Path(salt_minions[minion_id].config["cachedir"]) / "extmods"
+        extmods = pathlib.Path(salt_minions[minion_id].config["extension_modules"])
         assert (extmods / "modules" / "xen.py").is_file(), synced_copies(extmods.parent)
         assert (extmods / "utils" / "xenctys" / "__init__.py").is_file(), synced_copies(extmods.parent)
         data = run_json(salt_cli, "xen.enumerate", minion_tgt=minion_id)
