@@ -221,7 +221,7 @@ def test_hung_toolstack_times_out_and_leaves_no_process(tmp_path):
     with pytest.raises(ToolstackTimeout) as info:
         ts.list_plain()
     elapsed = time.monotonic() - started
-    assert elapsed < 1.0 + toolstack_module.KILL_GRACE + 1.5
+    assert elapsed < 1.0 + toolstack_module.KILL_GRACE + 1.0  # slack for a loaded machine
     assert "did not answer within 1 s" in str(info.value)
     pids = control.wait_hang_pids(host.state, count=2)
     assert len(pids) == 2  # the xl process and the helper it forked
@@ -578,6 +578,16 @@ def test_slow_guest_plain_shutdown_returns_at_once(tmp_path):
     assert states(ts)["slow"] == (1, "-b----")  # still shutting down
     time.sleep(max(0.0, started + 2.2 - time.monotonic()))
     assert states(ts)["slow"] == (1, "--ps--")  # shut down, not yet reaped by xl's monitor
+
+
+def test_slow_guest_shutdown_wait_waits(tmp_path):
+    host = Host(tmp_path, shutdown_seconds={"slow": 1.0}, reap_seconds=30)
+    ts = host.toolstack()
+    ts.create(host.config("slow"))
+    started = time.monotonic()
+    ts.shutdown("slow", wait=True)
+    assert time.monotonic() - started >= 1.0
+    assert states(ts)["slow"] == (1, "--ps--")
 
 
 def test_reset_trigger_is_for_hvm_guests(host):
