@@ -129,7 +129,7 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
     caching = bool(use_cache and cache_file)
     settings = invcache.cache_settings(max_bytes, common_file)
     old_entries, problems = invcache.load_entries(cache_file, settings) if caching else ({}, [])
-    run = _Run(old_entries, max_bytes, common_file)
+    run = _Run(old_entries, max_bytes, common_file, caching)
     with invcache.gc_paused():  # thousands of records, no cycles: see invcache.gc_paused
         for base in bases:
             _walk_base(base, run)
@@ -173,10 +173,11 @@ def is_candidate_name(name):
 class _Run:
     """State of one discovery: visited folders, files seen, entries built, counters, problems."""
 
-    def __init__(self, old_entries, max_bytes, common_file):
+    def __init__(self, old_entries, max_bytes, common_file, caching=True):
         self.old_entries = old_entries
         self.max_bytes = max_bytes
         self.common_file = common_file
+        self.caching = caching  # False: entries are never saved, so configs are not packed
         self.listings = {}  # folder -> set of its names, for sidecar existence checks
         self.memo = invcache.StatMemo(self.listings)
         self.visited_dirs = set()  # (st_dev, st_ino) of every folder walked
@@ -365,13 +366,16 @@ def _parse_file(path, file_signature, scanned_ns, run):
                                                 reason=f"config reader failed: {type(err).__name__}: {err}")
         return
     facts = config_facts(config)
+    run.configs[path] = (facts, config)
+    if not run.caching:
+        run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_CONFIG)
+        return
     # Every file the record came from, and every side file that could appear (spec §8.1, in the
     # reader's own lookup order): the cache watches them all.
     watched = [source for source in dict.fromkeys(list(config.sources) + sidecar_paths(path, run.common_file))
                if source != path]
     run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_CONFIG, config=config,
                                             facts=facts, watched=watched, memo=run.memo)
-    run.configs[path] = (facts, config)
 
 
 def _parse(path, max_bytes, common_file):

@@ -267,3 +267,16 @@ def test_domains_against_a_cached_inventory_unpack_nothing(tmp_path, running):
     assert [d["name"] for d in match_domains("t:192.168.1.220", domains, configs)] == ["tst100"]
     assert [d["name"] for d in match_domains("f:tst100/tst100.conf", domains, configs)] == ["tst100"]
     assert all(isinstance(config, bytes) for _, config in configs._items)  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["6842caf91e3e43249ed596b8b9f2c5c2", " 6842CAF9-1E3E-4324-9ED5-96B8B9F2C5C2 ", "6842caf91e3e43249ed596b8b9f2c5c",
+     "6842caf91e3e43249ed596b8b9f2c5c2a", "6842caf91e3e43249ed596b8b9f2c5cg", "", "--", None, 42,
+     "6842caf91e3e43249ed596b8b9f2c5c\n", "٦842caf91e3e43249ed596b8b9f2c5c2"],
+)
+def test_uuid_hex_is_normalize_uuid(text):
+    from xenctys.domconfig import normalize_uuid  # pylint: disable=import-outside-toplevel
+    from xenctys.resolve import uuid_hex  # pylint: disable=import-outside-toplevel
+
+    assert uuid_hex(text) == (normalize_uuid(text) or "")
