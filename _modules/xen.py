@@ -286,7 +286,7 @@ def list_(opts="", types=None, cache=None, **kwargs):
     return _call(adapters.list_sessions, _host(kwargs), __opts__, __grains__, opts, types=types, cache=cache)
 
 
-def enumerate(base=None, cache=True, opts="", **kwargs):  # pylint: disable=redefined-builtin
+def enumerate(opts="", base=None, cache=True, types=None, **kwargs):  # pylint: disable=redefined-builtin
     """
     Every DomU config below the base paths as ctys ENUMERATE records (47 fields, spec §4.4).
 
@@ -296,9 +296,23 @@ def enumerate(base=None, cache=True, opts="", **kwargs):  # pylint: disable=rede
 
         salt lab00 xen.enumerate
         salt lab00 xen.enumerate base='/srv/xen%/etc/ctys.d' cache=False
-        salt lab00 xen.enumerate 'machine,titleidx'
+        salt lab00 xen.enumerate 'machine,title,b:xen'
+
+    opts
+        ctys ENUMERATE suboptions: ``machine``, ``title``, ``titleidx``, ``terse`` and
+        ``b:<path>[%<path>]`` (base paths, relative ones to the minion user's home).
+    base
+        Base paths to scan instead of ``xen:base_paths`` (a list or ``p1%p2``).
+    cache
+        ``False`` rescans every file (ctys ``-c off``).
+    types
+        ``xen`` (the configs) and/or ``pm`` (this host's own row, as ctys' PM plugin gives it).
+
+    Returns ``records``, the ``problems`` met while walking the base paths (unreadable, binary,
+    oversized files, symlink loops: none stops the walk), ``base_paths`` and ``configs``.
     """
-    return _call(adapters.enumerate_configs, _host(kwargs), __opts__, __grains__, opts, base=base, cache=cache)
+    return _call(adapters.enumerate_configs, _host(kwargs), __opts__, __grains__, opts, base=base, cache=cache,
+                 types=types)
 
 
 def resolve(address, cache=True, **kwargs):

@@ -297,9 +297,7 @@ class XenHost:
             result["result"] = "rebooted"
             self.fire_event("rebooted", _event_data(domain, self.settings.hostname))
         elif mode == "reset":
-            self.toolstack.reset(name)
-            result["result"] = "rebooted"
-            self.fire_event("rebooted", _event_data(domain, self.settings.hostname, reset=True))
+            result["result"] = self.reset(domain)
         elif mode == "pause":
             self.toolstack.pause(name)
             result["result"] = "paused"
@@ -308,6 +306,31 @@ class XenHost:
             result["statefile"] = self.save(name, statefile or self.default_statefile(name), domain=domain)
             result["result"] = "saved"
         return result
+
+    def reset(self, domain):
+        """Hard reset.  HVM: ``xl trigger DOM reset`` (same domid).  PV and PVH guests have no
+        reset trigger (xl(1): triggers are for HVM), so there a hard reset is what it means on
+        real hardware: the domain is destroyed and started again from the config it came from.
+        """
+        name = domain["name"]
+        if domain.get("type") == "hvm":
+            self.toolstack.reset(name)
+            self.fire_event("rebooted", _event_data(domain, self.settings.hostname, reset=True))
+            return "rebooted"
+        config_path = domain.get("config_path") or self.annotate([domain], self.inventory().configs)[0]["config_path"]
+        if not config_path:
+            raise XenError(f"cannot reset PV DomU {name}: the config it was started from is unknown")
+        with domain_lock(self.settings.lock_dir, name, self.settings.lock_timeout):
+            self.toolstack.destroy(name)
+            if not self.wait_gone(name, 10):
+                raise ToolstackError(f"DomU {name} was destroyed but is still listed after 10 s")
+            self.toolstack.create(config_path)
+            new = self._wait_listed(name)
+            self.associations.record(name, config_path, uuid=normalize_uuid(new.get("uuid", "")) or "",
+                                     user=self.caller.get("user", ""), group=self.caller.get("group", ""),
+                                     jid=self.caller.get("jid", ""))
+        self.fire_event("rebooted", _event_data(new, self.settings.hostname, reset=True))
+        return "rebooted"
 
     def poweroff(self, name, timeout=20, force=False, destroy=True):
         """Graceful shutdown, wait up to ``timeout`` s, then destroy when ``destroy`` (ctys POWEROFF).
@@ -399,6 +422,9 @@ class XenHost:
             outcome = self._shutdown_nowait(domain, kwargs.get("force", False))
         else:
             method = getattr(self.toolstack, action)
+            if action == "reset":
+                return {"label": name, "domid": domain.get("domid"), "uuid": domain.get("uuid", ""),
+                        "result": self.reset(domain)}
             if action == "reboot":
                 method(name, force=kwargs.get("force", False))
             else:

@@ -4,7 +4,9 @@ The module passes in its ``__opts__``, a ``config.get``-like getter, ``__grains_
 kwargs; everything here is plain data in, plain data out, and raises only XenError.
 """
 
+import grp
 import os
+import pwd
 import time
 from dataclasses import dataclass, field
 
@@ -53,9 +55,17 @@ def xen_dir(opts):
 
 
 def caller_from_kwargs(kwargs):
-    """Who asked, from Salt's ``__pub_*`` kwargs: LIST shows it as uid/gid/jobid (ctys job file)."""
+    """Who asked, for LIST's uid/gid/jobid (ctys' job file): the master's publishing user from
+    Salt's ``__pub_*`` kwargs, else (salt-call) the user this minion runs as."""
     user = str(kwargs.get("__pub_user", "") or "")
-    return {"user": user, "group": "", "jid": str(kwargs.get("__pub_jid", "") or "")}
+    group = ""
+    if not user:
+        try:
+            user = pwd.getpwuid(os.geteuid()).pw_name
+            group = grp.getgrgid(os.getegid()).gr_name
+        except KeyError:
+            user = str(os.geteuid())
+    return {"user": user, "group": group, "jid": str(kwargs.get("__pub_jid", "") or "")}
 
 
 def build_host(opts, get, kwargs, fire_event):
