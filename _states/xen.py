@@ -91,7 +91,7 @@ def _apply(name, ret, before, wanted, steps, statefile=None, accept=None):
     return ret
 
 
-def running(name, console="none", resume=True, statefile=None):
+def running(name, console="none", resume=True, statefile=None, timeout=20):  # pylint: disable=unused-argument
     """
     Make sure a DomU runs: start it, restore it from its state file, or unpause it.
 
@@ -104,6 +104,9 @@ def running(name, console="none", resume=True, statefile=None):
         instead of booting afresh.  The file is removed once the domain runs.
     statefile
         Another state file to resume from.
+    timeout
+        Only for ``watch``: seconds the guest gets to shut down when a watched state changed
+        and the DomU is restarted to read its config again.
     """
     ret = _ret(name)
     before = _status(name, ret, statefile)
@@ -147,6 +150,10 @@ def poweroff(name, timeout=20, force=False):
     address = _address(name)
     if before["state"] in ("crashed", "dying"):
         steps = [("destroy", "xen.destroy", [address], {})]
+    elif before["state"] == "paused" and not force:
+        # A paused guest cannot see the shutdown request: let it run so that it can obey.
+        steps = [("unpause", "xen.unpause", [address], {}),
+                 ("shutdown", "xen.shutdown", [address], {"wait": True, "timeout": timeout})]
     elif force:
         steps = [("shutdown, then destroy after the timeout", "xen.cancel", [address],
                   {"mode": "poweroff", "timeout": timeout})]
@@ -214,3 +221,31 @@ def saved(name, statefile=None):
         return ret
     steps = [("save", "xen.save", [_address(name)], {"statefile": before["statefile"]})]
     return _apply(name, ret, before, "saved", steps, before["statefile"])
+
+
+def mod_watch(name, sfun=None, **kwargs):
+    """
+    React to a watched state's changes: ``xen.running`` restarts the DomU (graceful shutdown
+    within ``timeout``, then destroy, then create) because xl reads the config file only at
+    create time; a reboot would keep the old settings.  A DomU that is not running is started.
+    """
+    if sfun != "running":
+        ret = _ret(name)
+        ret["comment"] = f"xen.{sfun} does nothing on watch"
+        return ret
+    ret = _ret(name)
+    before = _status(name, ret, kwargs.get("statefile"))
+    if before is None:
+        return ret
+    if before["state"] != "running":
+        return running(name, console=kwargs.get("console", "none"), resume=kwargs.get("resume", True),
+                       statefile=kwargs.get("statefile"))
+    address = _address(name)
+    steps = [("shutdown, destroy after the timeout", "xen.cancel", [address],
+              {"mode": "poweroff", "timeout": kwargs.get("timeout", 20)}),
+             ("create", "xen.create", [address], {"console": kwargs.get("console", "none")})]
+    ret = _apply(name, ret, before, "running", steps)
+    if ret["result"] and not __opts__["test"]:
+        ret["changes"]["restarted"] = True
+        ret["comment"] = f"DomU {before['label']} restarted to read its config again"
+    return ret
