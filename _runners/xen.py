@@ -36,12 +36,13 @@ the ``xen_table`` outputter; with ``--out=json|yaml|...`` you get the data above
 ``text=True`` adds ``text`` for any caller.  When the ``xen_table`` outputter is not on the master,
 the text is shown by Salt's ``txt`` outputter instead.
 
-Errors in the arguments (unknown table, bad plan, no minion matched) raise SaltInvocationError:
-salt-run prints "Passed invalid arguments: <one line>" and the function's usage.  Note that
-salt-run exits 0 then; ``create`` / ``cancel`` results carry ``retcode`` 1 when an entry failed,
-which salt-run turns into its exit code.
+Errors (unknown table, bad plan, no minion matched, the master not reachable) are one result
+``{"error": "<one line>", "retcode": 1}`` (text ``ERROR: <one line>``): salt-run exits 1 and
+``--out=json`` stays JSON.  ``create`` / ``cancel`` results carry ``retcode`` 1 when an entry
+failed, so salt-run exits 1 then too.
 """
 
+import functools
 import logging
 import time
 
@@ -79,9 +80,31 @@ def __virtual__():
     return __virtualname__
 
 
+def _one_line_errors(function):
+    """Return the call's SaltInvocationError / CommandExecutionError as one error result.
+
+    Raised out of a runner, Salt 3008 prints them as "Passed invalid arguments: ... Usage:
+    <docstring>" or as a traceback, not as JSON even with --out=json, and salt-run exits 0.
+    Returned as ``{"error": "<one line>", "retcode": 1}``, the message stays one line, JSON stays
+    JSON and salt-run exits 1 (salt/cli/run.py reads ``retcode``).
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (SaltInvocationError, CommandExecutionError) as exc:
+            message = " ".join(str(exc).split())
+            __context__["retcode"] = 1
+            return _present({"error": message, "retcode": 1}, lambda: f"ERROR: {message}", kwargs.get("text"))
+
+    return wrapper
+
+
 # --- public functions -----------------------------------------------------------------------------
 
 
+@_one_line_errors
 def list_(opts="", tgt="*", tgt_type="glob", table=None, sort=None, types=None, cached=False, timeout=None,
           text=None, **kwargs):
     """
@@ -136,6 +159,7 @@ def list_(opts="", tgt="*", tgt_type="glob", table=None, sort=None, types=None, 
     return _present(table_.data(), table_.text, text)
 
 
+@_one_line_errors
 def enumerate_(opts="", tgt="*", tgt_type="glob", table=None, sort=None, types=None, base=None, cached=False,
                timeout=None, text=None, **kwargs):
     """
@@ -178,6 +202,7 @@ def enumerate_(opts="", tgt="*", tgt_type="glob", table=None, sort=None, types=N
     return _present(table_.data(), table_.text, text)
 
 
+@_one_line_errors
 def create(tgt=None, address=None, plan=None, timeout=PLAN_TIMEOUT, text=None, **kwargs):
     """
     ctys CREATE of several sessions on several hosts in one call: one result per plan entry.
@@ -210,6 +235,7 @@ def create(tgt=None, address=None, plan=None, timeout=PLAN_TIMEOUT, text=None, *
     return _run_plan("create", tgt, address, plan, timeout, text, kwargs)
 
 
+@_one_line_errors
 def cancel(tgt=None, address=None, plan=None, timeout=PLAN_TIMEOUT, text=None, **kwargs):
     """
     ctys CANCEL of several sessions on several hosts in one call: one result per plan entry.
@@ -233,6 +259,7 @@ def cancel(tgt=None, address=None, plan=None, timeout=PLAN_TIMEOUT, text=None, *
     return _run_plan("cancel", tgt, address, plan, timeout, text, kwargs)
 
 
+@_one_line_errors
 def vhost(address, tgt="*", tgt_type="glob", timeout=None, text=None, **kwargs):
     """
     ctys-vhost ``-M all`` over the fleet: every host and config an address matches.
@@ -257,6 +284,7 @@ def vhost(address, tgt="*", tgt_type="glob", timeout=None, text=None, **kwargs):
     return _present(data, lambda: fleet.vhost_text(matches, hosts), text)
 
 
+@_one_line_errors
 def conflicts(tgt="*", tgt_type="glob", kinds=None, base=None, cached=False, timeout=None, text=None, **kwargs):
     """
     The same MAC, UUID or label configured on more than one host or config (ENUMERATE of every
