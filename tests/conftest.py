@@ -60,14 +60,22 @@ from harness import (  # noqa: E402  pylint: disable=wrong-import-position
 # --- pytest hooks ------------------------------------------------------------------------------
 
 
+TIER_ORDER = {"unit": 0, "functional": 1, "integration": 2}
+
+
+def _tier(item):
+    parts = pathlib.Path(str(item.fspath)).relative_to(_TESTS).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
 def pytest_collection_modifyitems(items):
-    """Mark every test by its tier folder, so ``-m integration`` and friends select by tier."""
+    """Mark every test by its tier folder (``-m integration``, ``-m functional``) and run the
+    cheap tiers first: unit, functional, then integration (real daemons)."""
     for item in items:
-        parts = pathlib.Path(str(item.fspath)).parts
-        if "integration" in parts:
-            item.add_marker(pytest.mark.integration)
-        elif "functional" in parts:
-            item.add_marker(pytest.mark.functional)
+        tier = _tier(item)
+        if tier in ("integration", "functional"):
+            item.add_marker(getattr(pytest.mark, tier))
+    items.sort(key=lambda item: TIER_ORDER.get(_tier(item), 1))
 
 
 @pytest.hookimpl(wrapper=True)
