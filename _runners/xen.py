@@ -197,6 +197,8 @@ def enumerate_(opts="", tgt="*", tgt_type="glob", table=None, sort=None, types=N
         hosts = _from_mine("xen.enumerate", tgt, tgt_type, _enumerate_host)
     else:
         kwarg = {"base": base} if base else {}
+        if choice.types:
+            kwarg["types"] = ",".join(choice.types)
         hosts = _ask("xen.enumerate", tgt, tgt_type, kwarg, timeout, _enumerate_host)
     table_ = _core(fleet.fleet_table, hosts, choice, "enumerate", macros, "mine" if cached else "live")
     return _present(table_.data(), table_.text, text)
