@@ -123,7 +123,11 @@ class XenHost:
             config = self.resolve_config(address, use_cache=use_cache)
             label = config.label
         except NoMatchError:
-            label = self.match_running(address, use_cache=use_cache)[0]["name"]
+            try:
+                label = self.match_running(address, use_cache=use_cache)[0]["name"]
+            except NoMatchError:
+                raise NoMatchError(f"no DomU matches {address.describe()}: no config below the base paths "
+                                   f"and no running domain") from None
         domain = self.find_running(label, config.uuid if config else "")
         statefile = statefile or self.default_statefile(label)
         result = {
