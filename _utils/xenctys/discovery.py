@@ -128,15 +128,16 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
     bases = expand_base_paths(DEFAULT_BASE_PATHS if base_paths is None else base_paths)
     caching = bool(use_cache and cache_file)
     settings = invcache.cache_settings(max_bytes, common_file)
-    old_entries, problems = invcache.load_entries(cache_file, settings) if caching else ({}, [])
-    run = _Run(old_entries, max_bytes, common_file, caching)
+    old_entries, old_folders, problems = invcache.load_cache(cache_file, settings) if caching else ({}, {}, [])
+    run = _Run(old_entries, old_folders, max_bytes, common_file, caching)
     with invcache.gc_paused():  # thousands of records, no cycles: see invcache.gc_paused
         for base in bases:
             _walk_base(base, run)
         problems.extend(run.problems)
         if caching and run.changed(bases):
-            merged = invcache.merge_entries(old_entries, run.entries, bases)
-            problems.extend(invcache.save_entries(cache_file, merged, settings))
+            problems.extend(invcache.save_entries(
+                cache_file, invcache.merge_entries(old_entries, run.entries, bases), settings,
+                folders=invcache.merge_entries(old_folders, run.folders, bases)))
     return Inventory(
         configs=ConfigList(run.kept_configs()),
         problems=sorted(problems, key=lambda problem: (problem["path"], problem["reason"])),
@@ -173,8 +174,10 @@ def is_candidate_name(name):
 class _Run:
     """State of one discovery: visited folders, files seen, entries built, counters, problems."""
 
-    def __init__(self, old_entries, max_bytes, common_file, caching=True):
+    def __init__(self, old_entries, old_folders, max_bytes, common_file, caching=True):
         self.old_entries = old_entries
+        self.old_folders = old_folders  # folder -> digest of its names when the cache was written
+        self.folders = {}  # folder -> digest of its names now
         self.max_bytes = max_bytes
         self.common_file = common_file
         self.caching = caching  # False: entries are never saved, so configs are not packed
@@ -203,10 +206,23 @@ class _Run:
         return [item for path, item in self.configs.items() if path in kept]
 
     def changed(self, bases):
-        """True when the cache file needs writing: anything examined anew, or gone."""
+        """True when the cache file needs writing: anything examined anew, gone, or a folder changed."""
         if self.examined or any(path not in self.old_entries for path in self.entries):
             return True
-        return any(path not in self.entries for path in self.old_entries if _under_any(path, bases))
+        if any(self.old_folders.get(folder) != digest for folder, digest in self.folders.items()):
+            return True
+        return any(path not in self.entries for path in self.old_entries if _under_any(path, bases)) or any(
+            folder not in self.folders for folder in self.old_folders if _under_any(folder, bases))
+
+    def neighbourhood_unchanged(self, folder):
+        """True when no file appeared in ``folder`` or its parent since the cache was written.
+
+        Those are where a config's side files live (``X.ctys``, ``${X%.*}.ctys``, ``${X%/*}.ctys``);
+        a parent outside the walk is unknown, so it does not count as unchanged.
+        """
+        parent = os.path.dirname(folder)
+        return (self.old_folders.get(folder) == self.folders[folder]
+                and parent in self.folders and self.old_folders.get(parent) == self.folders[parent])
 
 
 # --- walking -------------------------------------------------------------------------------------
@@ -240,13 +256,16 @@ def _scan_folder(folder, run):
     except OSError as err:
         run.problem(folder, f"folder not readable: {_reason(err)}")
         return subfolders
-    run.listings[folder] = {entry.name for entry in listing}
+    names = {entry.name for entry in listing}
+    run.listings[folder] = names
+    run.folders[folder] = invcache.folder_digest(names)
+    unchanged = run.neighbourhood_unchanged(folder)
     for entry in listing:
         try:
             if entry.is_dir():
                 _add_subfolder(entry, run, subfolders)
             elif entry.name.endswith(CANDIDATE_SUFFIXES):
-                _examine_candidate(entry, run)
+                _examine_candidate(entry, run, unchanged)
         except OSError as err:  # between scandir and stat: vanished, EACCES, ELOOP...
             run.problem(entry.path, f"cannot examine: {_reason(err)}")
     return subfolders
@@ -262,11 +281,12 @@ def _add_subfolder(entry, run, subfolders):
     subfolders.append(entry.path)
 
 
-def _examine_candidate(entry, run):
+def _examine_candidate(entry, run, neighbourhood_unchanged=False):
     """One ``*.conf``/``*.ctys``/``*.cfg`` name: from the cache, or read, filter and parse.
 
     This runs for every file of every call (10,000 on a big dom0), so the cached path is kept
-    short: one stat, a few dict look-ups, no read.
+    short: one stat, a few dict look-ups, no read.  ``neighbourhood_unchanged``: no file
+    appeared in this folder or its parent (so no side file either).
     """
     path = entry.path
     try:
@@ -283,7 +303,7 @@ def _examine_candidate(entry, run):
     run.files[identity] = path
     file_signature = (stat_result.st_mtime_ns, stat_result.st_size)
     cached = run.old_entries.get(path)
-    if cached is None or not _reuse(path, cached, file_signature, run):
+    if cached is None or not _reuse(path, cached, file_signature, run, neighbourhood_unchanged):
         _examine_file(path, file_signature, run)
     result = run.entries[path]
     if result[invcache.STATUS] == invcache.STATUS_PROBLEM:
@@ -302,7 +322,7 @@ def _replaces_kept_path(entry, kept, run):
     return True
 
 
-def _reuse(path, cached, file_signature, run):
+def _reuse(path, cached, file_signature, run, neighbourhood_unchanged):
     """Take the cache entry if it is fresh and well-formed; False means: examine the file."""
     if not invcache.is_fresh(cached, file_signature, run.memo):  # also checks the entry's shape
         return False
@@ -313,10 +333,27 @@ def _reuse(path, cached, file_signature, run):
         if not (isinstance(facts, (tuple, list)) and len(facts) == _FACTS_LENGTH and facts[0] == path
                 and isinstance(blob, bytes)):
             return False
+        if not _side_files_still_absent(path, cached, run, neighbourhood_unchanged):
+            return False
         run.configs[path] = (facts, blob)
     run.entries[path] = cached
     run.from_cache += 1
     return True
+
+
+def _side_files_still_absent(path, cached, run, neighbourhood_unchanged):
+    """No side file the record was built without has appeared since (spec §8.1 lookup order)."""
+    common = run.common_file
+    known = {dep[0] for dep in cached[invcache.DEPS]} if cached[invcache.DEPS] else ()
+    if neighbourhood_unchanged:
+        # Only the common file can live elsewhere: one (memoized) stat per run.
+        return not common or common in known or not run.memo.exists(common)
+    return not any(run.memo.exists(side) for side in _watched_files(path, (), common) if side not in known)
+
+
+def _watched_files(path, sources, common_file):
+    """Every file the record of ``path`` came from, and every side file that could appear."""
+    return [other for other in dict.fromkeys(list(sources) + sidecar_paths(path, common_file)) if other != path]
 
 
 # --- examining one file --------------------------------------------------------------------------
@@ -370,10 +407,9 @@ def _parse_file(path, file_signature, scanned_ns, run):
     if not run.caching:
         run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_CONFIG)
         return
-    # Every file the record came from, and every side file that could appear (spec §8.1, in the
-    # reader's own lookup order): the cache watches them all.
-    watched = [source for source in dict.fromkeys(list(config.sources) + sidecar_paths(path, run.common_file))
-               if source != path]
+    # The files the record came from (and side files existing but unused) become its DEPS; side
+    # files that are absent are watched through the folder digests (see invcache).
+    watched = _watched_files(path, config.sources, run.common_file)
     run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_CONFIG, config=config,
                                             facts=facts, watched=watched, memo=run.memo)
 

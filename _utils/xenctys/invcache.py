@@ -3,7 +3,7 @@
 One file (its path is the caller's, e.g. ``<minion cachedir>/xen/inventory.msgpack``) holds::
 
     {"kind": "xenctys-inventory", "format": CACHE_FORMAT, "settings": {...},
-     "entries": {<file path>: <entry>, ...}}
+     "entries": {<file path>: <entry>, ...}, "folders": {<folder>: <digest of its names>, ...}}
 
 An entry describes one candidate file as discovery last saw it.  It is an array (a tuple once
 loaded), read through
@@ -17,10 +17,15 @@ a third of the load time):
   only when that config is used: loading 10,000 records as nested maps costs more than walking
   the tree) and ``FACTS``: the few values addresses are matched on (``resolve.ConfigFacts``);
 * ``DEPS``: ``(path, mtime_ns, size)`` of every other file the record was built from (ctys
-  ``.ctys`` sidecars, the common file): a sidecar change changes the record;
-* ``ABSENT``: sidecar paths that did not exist; one appearing changes the record too.
+  ``.ctys`` sidecars, the common file): a sidecar change changes the record.
 
-An entry is reused only when all of these still hold, so the warm path only stats files.  A file
+A sidecar that did not exist and appears changes the record too.  Rather than a list of absent
+paths per record (30,000 strings to load and check for 10,000 configs), the cache keeps a digest
+of every walked folder's names (:func:`folder_digest`): while a folder's names are the same, no
+file appeared in it, and discovery checks the absent sidecars only of records whose folder (or
+parent folder) changed.
+
+An entry is reused only when all of this still holds, so the warm path only stats files.  A file
 changed within the timestamp granularity of its examination is "racy" (same mtime, same size,
 new content is possible, as in git's index) and is examined again.
 
@@ -32,6 +37,7 @@ ever fatal: the cache only saves time.
 
 import contextlib
 import gc
+import hashlib
 import os
 
 import msgpack
@@ -40,7 +46,7 @@ from xenctys import __version__
 from xenctys.domconfig import DomUConfig
 from xenctys.fsutil import atomic_write
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CACHE_KIND = "xenctys-inventory"
 # Larger than any sane cache of a dom0; a bigger file is not ours (or is damaged).
 MAX_CACHE_BYTES = 256 << 20
@@ -50,8 +56,8 @@ FINE_RACY_WINDOW_NS = 50_000_000
 COARSE_RACY_WINDOW_NS = 2_000_000_000
 
 # Index names of an entry array; a rejected/problem entry stops after REASON.
-MTIME_NS, SIZE, SCANNED_NS, STATUS, REASON, FACTS, CONFIG, DEPS, ABSENT = range(9)
-_SHORT_ENTRY, _CONFIG_ENTRY = REASON + 1, ABSENT + 1
+MTIME_NS, SIZE, SCANNED_NS, STATUS, REASON, FACTS, CONFIG, DEPS = range(8)
+_SHORT_ENTRY, _CONFIG_ENTRY = REASON + 1, DEPS + 1
 
 # File names are bytes on Linux; Python shows undecodable ones with surrogates.  They must
 # round-trip through the cache as they are, or such a file would break the whole cache.
@@ -70,8 +76,8 @@ def cache_settings(max_bytes, common_file):
     return {"reader": __version__, "max_bytes": int(max_bytes), "common_file": common_file or ""}
 
 
-def load_entries(cache_file, settings):
-    """``(entries, problems)`` from the cache file; entries is empty when it cannot be used.
+def load_cache(cache_file, settings):
+    """``(entries, folders, problems)`` from the cache file; empty when it cannot be used.
 
     A missing cache, or one written by another format/version/settings, is silently empty; an
     unreadable or corrupt one is empty and reported in ``problems``.
@@ -80,25 +86,32 @@ def load_entries(cache_file, settings):
         with open(cache_file, "rb") as handle:
             data = handle.read(MAX_CACHE_BYTES + 1)
     except FileNotFoundError:
-        return {}, []
+        return {}, {}, []
     except OSError as err:
-        return {}, [_problem(cache_file, f"inventory cache ignored: cannot read it ({_os_reason(err)})")]
+        return {}, {}, [_problem(cache_file, f"inventory cache ignored: cannot read it ({_os_reason(err)})")]
     if len(data) > MAX_CACHE_BYTES:
-        return {}, [_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")]
+        return {}, {}, [_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")]
     try:
         content = _unpack_without_gc(data)
     except Exception as err:  # pylint: disable=broad-except  # msgpack raises many types on garbage
-        return {}, [_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")]
+        return {}, {}, [_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")]
     if not _is_our_cache(content):
-        return {}, [_problem(cache_file, "inventory cache ignored: not an inventory cache")]
+        return {}, {}, [_problem(cache_file, "inventory cache ignored: not an inventory cache")]
     if content.get("format") != CACHE_FORMAT or content.get("settings") != settings:
-        return {}, []  # written by another version or with other settings: start over quietly
-    return content["entries"], []
+        return {}, {}, []  # written by another version or with other settings: start over quietly
+    return content["entries"], content["folders"], []
 
 
-def save_entries(cache_file, entries, settings):
+def load_entries(cache_file, settings):
+    """``(entries, problems)``: :func:`load_cache` without the folder digests."""
+    entries, _, problems = load_cache(cache_file, settings)
+    return entries, problems
+
+
+def save_entries(cache_file, entries, settings, folders=None):
     """Write the cache atomically; return problems (empty on success).  Never raises OSError."""
-    content = {"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings, "entries": entries}
+    content = {"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings, "entries": entries,
+               "folders": folders or {}}
     try:
         data = msgpack.packb(content, use_bin_type=True, default=str, unicode_errors=PATH_ERRORS)
         atomic_write(cache_file, data)
@@ -109,7 +122,7 @@ def save_entries(cache_file, entries, settings):
 
 
 def merge_entries(old_entries, new_entries, walked_bases):
-    """The entries to save: this walk's, plus old ones of files outside every walked base path.
+    """The entries (or folder digests) to save: this walk's, plus old ones outside every walked base.
 
     A call with ``b:`` walks only part of the tree; the other entries stay valid and are kept,
     while old entries below a walked base that the walk did not meet (deleted files) are dropped.
@@ -117,6 +130,15 @@ def merge_entries(old_entries, new_entries, walked_bases):
     merged = {path: entry for path, entry in old_entries.items() if not _under_any(path, walked_bases)}
     merged.update(new_entries)
     return merged
+
+
+def folder_digest(names):
+    """A digest of a folder's entry names: equal digests mean no file appeared or vanished.
+
+    Joined with NUL, the one byte no file name can hold, so the join is unambiguous.
+    """
+    joined = "\0".join(sorted(names)).encode("utf-8", PATH_ERRORS)
+    return hashlib.blake2b(joined, digest_size=16).digest()
 
 
 @contextlib.contextmanager
@@ -149,7 +171,7 @@ def _unpack_without_gc(data):
 
 def _is_our_cache(content):
     return (isinstance(content, dict) and content.get("kind") == CACHE_KIND
-            and isinstance(content.get("entries"), dict))
+            and isinstance(content.get("entries"), dict) and isinstance(content.get("folders"), dict))
 
 
 # --- entries -------------------------------------------------------------------------------------
@@ -193,22 +215,20 @@ class StatMemo:
 def make_entry(file_signature, scanned_ns, status, reason="", config=None, facts=(), watched=(), memo=None):
     """A cache entry for one examined file (see the module docstring for the fields).
 
-    ``watched`` are the other files the record depends on, existing (they become ``deps``) or
-    not (``absent``).
+    ``watched`` are the other files the record may depend on; those that exist become ``DEPS``.
     """
     entry = [file_signature[0], file_signature[1], scanned_ns, status, reason]
     if config is not None:
         memo = memo or StatMemo()
         signatures = [(path, memo.signature(path) if memo.exists(path) else None) for path in watched]
-        entry += [list(facts), pack_config(config),
-                  [[path, *sig] for path, sig in signatures if sig is not None],
-                  [path for path, sig in signatures if sig is None]]
+        entry += [list(facts), pack_config(config), [[path, *sig] for path, sig in signatures if sig is not None]]
     return entry
 
 
 def is_fresh(entry, file_signature, memo):
     """True when ``entry`` still describes the file: same signature, not racy, same dependencies.
 
+    Sidecars that were absent are not checked here (see the module docstring: folder digests).
     An entry of an unexpected shape is never trusted (the file is examined again).
     """
     try:
@@ -222,10 +242,6 @@ def is_fresh(entry, file_signature, memo):
             return False
         for path, dep_mtime_ns, dep_size in entry[DEPS]:
             if memo.signature(path) != (dep_mtime_ns, dep_size) or is_racy(dep_mtime_ns, scanned_ns):
-                return False
-        exists = memo.exists
-        for path in entry[ABSENT]:
-            if exists(path):
                 return False
         return True
     except (KeyError, IndexError, TypeError, ValueError):

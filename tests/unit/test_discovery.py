@@ -537,3 +537,36 @@ def test_a_reader_bug_is_one_problem_not_a_failed_walk(home, monkeypatch):
     assert inventory.problems == [{"path": str(home / "xen" / "tst-ctys" / "tst101" / "tst101.conf"),
                                    "reason": "config reader failed: RecursionError: maximum recursion depth "
                                              "exceeded"}]
+
+
+def test_side_file_appearing_next_to_the_config_is_seen(home, tmp_path, counted):
+    cache_file = tmp_path / "inventory.msgpack"
+    _cold_then_warm(cache_file, counted)
+    folder = home / "xen" / "tst-ctys" / "tst101"
+    _age(_write(folder / "tst101.ctys", '#@#MAGICID-IGNORE\n#@#IP = "10.1.0.11"\n'))
+    inventory = discover("~/xen", cache_file=str(cache_file))
+    assert counted["parsed"] == [str(folder / "tst101.conf")]
+    assert resolve_config("t:10.1.0.11", inventory.configs).label == "tst101"
+
+
+def test_side_file_appearing_above_a_base_path_is_seen(home, tmp_path, counted):
+    # The base is tst101's own folder: its parent (where tst101.ctys would go) is never walked.
+    cache_file = tmp_path / "inventory.msgpack"
+    base = "~/xen/tst-ctys/tst101"
+    _cold_then_warm(cache_file, counted, base=base)
+    assert counted["parsed"] == []
+    _age(_write(home / "xen" / "tst-ctys" / "tst101.ctys", '#@#MAGICID-IGNORE\n#@#IP = "10.1.0.12"\n'))
+    inventory = discover(base, cache_file=str(cache_file))
+    assert resolve_config("t:10.1.0.12", inventory.configs).label == "tst101"
+
+
+def test_common_file_appearing_is_seen(home, tmp_path, counted):
+    cache_file = tmp_path / "inventory.msgpack"
+    common = tmp_path / "ctys.d" / "vm.conf"
+    discover("~/xen", cache_file=str(cache_file), common_file=str(common))
+    counted["parsed"].clear()
+    assert discover("~/xen", cache_file=str(cache_file), common_file=str(common)).parsed == 0
+    _age(_write(common, '#@#MAGICID-IGNORE\n#@#OS = "Linux"\n#@#DIST = "Debian"\n'))
+    inventory = discover("~/xen", cache_file=str(cache_file), common_file=str(common))
+    assert inventory.parsed == 3
+    assert {config.ctys.get("OS") for config in inventory.configs} == {"Linux"}
