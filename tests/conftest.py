@@ -11,6 +11,7 @@ start-up dominates; daemon tests must not run in parallel):
 
 ``salt_master``
     file_roots ``base`` = [repository root, ``state_tree``], ``runner_dirs`` = repo ``_runners``,
+    ``outputter_dirs`` = repo ``_output``,
     ``utils_dirs`` = repo ``_utils`` (so a runner can import ``xenctys``), pillar_roots = ``pillar_tree``.
 ``salt_minions``
     ``{"lab00": SaltMinion, "lab01": SaltMinion}``, started, answering ``test.ping``, NOT synced.
@@ -188,6 +189,7 @@ def salt_master(salt_factories, state_tree, pillar_tree):
         "file_roots": {"base": [str(REPO), str(state_tree)]},
         "pillar_roots": {"base": [str(pillar_tree)]},
         "runner_dirs": [str(REPO / "_runners")],
+        "outputter_dirs": [str(REPO / "_output")],
         "utils_dirs": [str(UTILS_DIR)],
         "file_ignore_regex": FILE_IGNORE_REGEX,
         # The repository root holds .venv (~15,000 files): walking it for every file-list request

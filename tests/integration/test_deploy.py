@@ -16,13 +16,13 @@ from harness import REPO, fileserver_update, run_cmd, run_json, salt_call_local,
 
 pytestmark = pytest.mark.integration
 
-SALT_LOADER_KINDS = {"modules": "_modules", "states": "_states", "runners": "_runners",
-                     "grains": "_grains", "beacons": "_beacons"}
 
 
-def loader_kinds_in_repo():
-    """The loader types this repository ships (a folder holding Python files)."""
-    return {kind for kind, folder in SALT_LOADER_KINDS.items() if any((REPO / folder).glob("*.py"))}
+def loader_folders_in_repo():
+    """``{loader type: repository folder}`` of the Salt loader folders (``_<type>`` holding Python
+    files; ``_utils`` is the core package, not a loader folder)."""
+    return {folder.name[1:]: folder for folder in sorted(REPO.glob("_*"))
+            if folder.name != "_utils" and any(folder.glob("*.py"))}
 
 
 def synced_copies(root):
@@ -53,9 +53,11 @@ def test_installed_package_announces_its_loader_dirs(installed_venv):
     found = json.loads(proc.stdout)
     assert found["core"].startswith(str(installed_venv)), found
     assert ["saltext-xen", "xenctys.saltloader:get_dirs"] in found["eps"], found
-    assert set(found["dirs"]) == loader_kinds_in_repo(), found
+    folders = loader_folders_in_repo()
+    assert {"modules", "states"} <= set(folders)
+    assert set(found["dirs"]) == set(folders), found
     for kind, dirs in found["dirs"].items():
-        shipped = {p.name for p in (REPO / SALT_LOADER_KINDS[kind]).glob("*.py")}
+        shipped = {p.name for p in folders[kind].glob("*.py")}
         for folder in dirs:
             assert folder.startswith(str(installed_venv)), found
             assert shipped <= set(os.listdir(folder)), (kind, folder)
@@ -69,9 +71,26 @@ def test_installed_package_serves_salt_call_local(installed_venv, local_minion):
     data = salt_call_local(salt_call, config_dir, "xen.enumerate", env=host.env, cwd=cwd)
     assert_enumerates_own_host(data, host)
     assert not synced_copies(config_dir.parent / "root"), "something was synced in mode 1"
-    if "states" in loader_kinds_in_repo():
-        states = salt_call_local(salt_call, config_dir, "sys.list_state_modules", env=host.env, cwd=cwd)
-        assert "xen" in states
+    states = salt_call_local(salt_call, config_dir, "sys.list_state_modules", env=host.env, cwd=cwd)
+    assert "xen" in states
+
+
+def test_installed_package_serves_runners_to_salt_run(installed_venv, tmp_path):
+    """The master side of mode 1: ``salt-run`` of the fresh venv finds the xen runner through the
+    entry point (``doc.runner`` runs locally: no master process is needed)."""
+    if "runners" not in loader_folders_in_repo():
+        pytest.skip("no _runners in the repository")
+    root = tmp_path / "root"
+    (root / "var" / "cache" / "salt" / "master" / "proc").mkdir(parents=True)  # made by a master's start
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "master").write_text(
+        f"root_dir: {root}\nfile_roots:\n  base: [{tmp_path}]\n", encoding="utf-8")
+    proc = run_cmd([venv_program("salt-run", installed_venv), "-c", tmp_path / "conf", "doc.runner",
+                    "--out=json", "--log-level=quiet"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    docs = json.loads(proc.stdout)
+    assert isinstance(docs, dict), proc.stdout
+    assert any(name.startswith("xen.") for name in docs), sorted(docs)
 
 
 # --- mode 2: saltutil.sync_all from the repository as file_root ---------------------------------
