@@ -27,9 +27,13 @@ Event data::
 
 ``change`` is ``appeared`` (old_state ``gone``), ``disappeared`` (new_state ``gone``) or ``state``.
 A DomU destroyed and started again between two polls (new domid) is two events: ``gone``, then
-its new state.  The first poll after the minion starts only records what runs (unless
-``emit_at_startup``).  A failed ``xl list`` fires nothing and keeps the previous listing, so a
-toolstack hiccup never reads as "every DomU disappeared".
+its new state.  The first poll after the minion starts, or after its modules are refreshed
+(``saltutil.sync_*``, pillar refresh: Salt then builds new beacons), only records what runs,
+unless ``emit_at_startup``.  A failed ``xl list`` fires nothing and keeps the previous listing,
+so a toolstack hiccup never reads as "every DomU disappeared".
+
+Salt counts ``interval`` in steps of the minion's ``loop_interval`` (1 s by default): with
+another ``loop_interval`` the seconds change accordingly.
 
 :depends: the core package ``xenctys`` and ``xl`` (or ``xm``) on this minion.
 """

@@ -401,3 +401,44 @@ def _raise_xen():
 def test_compute_on_this_machine_never_raises():
     """Whatever this test machine is, the real entry point answers (a dict) without an exception."""
     assert isinstance(ig.compute({"id": "t", "cachedir": os.devnull + "-nonexistent"}, {}), dict)
+
+
+# --- the real toolstack against the simulated xl -------------------------------------------------
+
+
+@pytest.fixture
+def simulated_dom0(tmp_path, monkeypatch):
+    """The simulated xl on PATH, one DomU config, the minion's options; the real build_host."""
+    from xlsim import control  # pylint: disable=import-outside-toplevel  # tests/ is on sys.path
+
+    env = control.make_host(tmp_path / "xlsim")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    base = tmp_path / "configs"
+    base.mkdir()
+    (base / "tst100.cfg").write_text(
+        f'name = "tst100"\nuuid = "{UUID}"\nmemory = 128\nvcpus = 1\nkernel = "/k"\n'
+        "vif = [ 'mac=00:50:56:13:11:40' ]\ndisk = [ 'format=raw, vdev=xvda, access=rw, target=/x.img' ]\n")
+    opts = {"id": "lab00", "cachedir": str(tmp_path / "cachedir"),
+            "xen": {"toolstack": "xl", "base_paths": [str(base)], "grains_timeout": 1}}
+    return SimpleNamespace(control=control, state=tmp_path / "xlsim", base=base, opts=opts)
+
+
+def test_simulated_dom0_grains(simulated_dom0, proc_root, sys_root):
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    subprocess.run(["xl", "create", str(simulated_dom0.base / "tst100.cfg")], check=True, capture_output=True)
+    grains = ig.compute(simulated_dom0.opts, {}, proc_root=str(proc_root), sys_root=str(sys_root))["xen"]
+    assert grains["toolstack"] == "xl" and "errors" not in grains
+    assert grains["domus"]["tst100"] == {"uuid": UUID, "macs": ["00:50:56:13:11:40"],
+                                         "config": str(simulated_dom0.base / "tst100.cfg")}
+
+
+def test_hung_simulated_xl_costs_the_grain_timeout_only(simulated_dom0, proc_root, sys_root):
+    simulated_dom0.control.set_fault(simulated_dom0.state, hang=True)
+    started = time.monotonic()
+    grains = ig.compute(simulated_dom0.opts, {}, proc_root=str(proc_root), sys_root=str(sys_root))["xen"]
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.5, elapsed  # grains_timeout is 1 s
+    assert grains["labels"] == ["tst100"]  # from the config; the running part is missing
+    assert grains["errors"] == ["running domains: not known within 1 s (xen:grains_timeout)"]
