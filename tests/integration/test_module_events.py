@@ -1,0 +1,81 @@
+"""The execution module on a real minion: events on the master's bus, exit codes, masterless calls."""
+
+import time
+
+import pytest
+from harness import run_cmd
+from seedtree import write_seed_tree
+from xlsim import control
+
+MINION = "lab00"
+
+
+@pytest.fixture
+def lab(synced_minions, lab_hosts):
+    host = lab_hosts[MINION]
+    control.make_host(host.state_dir)
+    write_seed_tree(host.base_dir)
+    return host
+
+
+def test_every_state_change_fires_an_event_on_the_master(lab, salt_cli, salt_master, event_listener, run_json):
+    start = time.time()
+    steps = [
+        (("xen.create", "l:tst100,CONSOLE:none"), "created"),
+        (("xen.cancel", "l:tst100,PAUSE"), "paused"),
+        (("xen.unpause", "l:tst100"), "unpaused"),
+        (("xen.reboot", "l:tst100"), "rebooted"),
+        (("xen.cancel", "l:tst100,POWEROFF:0"), None),  # shutdown, or destroyed when it lingers
+    ]
+    for args, _ in steps:
+        run_json(salt_cli, *args, minion_tgt=MINION)
+    expected = [(salt_master.id, f"xen/domu/tst100/{action}") for _, action in steps if action]
+    matched = event_listener.wait_for_events(expected, after_time=start, timeout=60)
+    assert matched.found_all_events, f"missing: {matched.missed}"
+    created = next(e for e in matched.matches if e.tag.endswith("/created"))
+    # event.send from a minion: the master's event names the minion, our payload is under "data"
+    assert created.data["id"] == MINION
+    payload = created.data["data"]
+    assert payload["label"] == "tst100" and payload["host"]
+    assert payload["uuid"] == "6842caf91e3e43249ed596b8b9f2c5c2" and isinstance(payload["domid"], int)
+    stopped = event_listener.get_events([(salt_master.id, "xen/domu/tst100/*")], after_time=start)
+    assert {e.tag.rsplit("/", 1)[1] for e in stopped} & {"shutdown", "destroyed"}
+
+
+def test_errors_are_one_line_and_salt_exits_non_zero(lab, salt_cli):
+    ret = salt_cli.run("xen.create", "l:nosuch", minion_tgt=MINION)
+    assert ret.returncode != 0
+    assert "no DomU matches l:nosuch" in str(ret.data)
+    assert "Traceback" not in ret.stdout + ret.stderr
+
+
+def test_masterless_call_succeeds_and_fails_with_non_zero_exit(lab, salt_call_clis, tmp_path):
+    """salt-call --local: no master to send events to, the action itself still succeeds."""
+    cli = salt_call_clis[MINION]
+    started = time.monotonic()
+    ret = cli.run("--local", "xen.create", "l:tst104", _timeout=120)
+    assert ret.returncode == 0, ret.stderr
+    assert ret.data["label"] == "tst104" and ret.data["started"] is True
+    assert time.monotonic() - started < 60
+    assert "tst104" in control.domains(str(lab.state_dir))
+    bad = cli.run("--local", "xen.cancel", "l:tst10,POWEROFF:0", _timeout=120)
+    assert bad.returncode != 0
+    assert "no running DomU matches l:tst10" in bad.stdout + bad.stderr
+    assert "tst104" in control.domains(str(lab.state_dir))
+
+
+def test_salt_call_local_of_a_missing_core_is_a_clear_virtual_error(tmp_path):
+    """Without the synced core, __virtual__ says why instead of a traceback at call time."""
+    confdir = tmp_path / "conf"
+    confdir.mkdir()
+    (confdir / "minion").write_text(
+        f"id: bare\nfile_client: local\nroot_dir: {tmp_path}/root\nmodule_dirs: [{tmp_path}/mods]\n")
+    mods = tmp_path / "mods" / "_modules"
+    mods.mkdir(parents=True)
+    from harness import REPO, venv_program  # pylint: disable=import-outside-toplevel
+
+    (mods / "xen.py").write_text((REPO / "_modules" / "xen.py").read_text())
+    proc = run_cmd([venv_program("salt-call"), "-c", confdir, "--local", "xen.info"],
+                   env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode != 0
+    assert "xenctys is not importable" in proc.stdout + proc.stderr
