@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from harness import run_cmd
+from harness import poll, run_cmd
 from seedtree import write_seed_tree
 from xlsim import control
 
@@ -38,8 +38,12 @@ def test_every_state_change_fires_an_event_on_the_master(lab, salt_cli, salt_mas
     payload = created.data["data"]
     assert payload["label"] == "tst100" and payload["host"]
     assert payload["uuid"] == "6842caf91e3e43249ed596b8b9f2c5c2" and isinstance(payload["domid"], int)
-    stopped = event_listener.get_events([(salt_master.id, "xen/domu/tst100/*")], after_time=start)
-    assert {e.tag.rsplit("/", 1)[1] for e in stopped} & {"shutdown", "destroyed"}
+
+    def stop_events():
+        events = event_listener.get_events([(salt_master.id, "xen/domu/tst100/*")], after_time=start)
+        return {e.tag.rsplit("/", 1)[1] for e in events} & {"shutdown", "destroyed"}
+
+    assert poll(stop_events, 30, "the shutdown or destroyed event")
 
 
 def test_errors_are_one_line_and_salt_exits_non_zero(lab, salt_cli):
