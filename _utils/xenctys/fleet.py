@@ -9,6 +9,7 @@ and the text of the table, duplicate MAC / UUID / label detection, and CREATE / 
 Every failure is a one-line :class:`~xenctys.errors.XenError`.
 """
 
+import operator
 import re
 import time
 from collections import deque
@@ -21,6 +22,7 @@ from xenctys import tables
 from xenctys.address import parse_address
 from xenctys.domconfig import normalize_mac, normalize_uuid
 from xenctys.errors import XenError
+from xenctys.invcache import gc_paused
 from xenctys.records import ENUMERATE_FIELDS, LIST_FIELDS, field_key
 
 SESSION_TYPES = ("xen", "pm", "vnc", "tunnel")
@@ -200,6 +202,18 @@ class Layout:
     columns: list = field(default_factory=list)  # tab_gen: tables.Column (widths, cut flags)
     title: str = ""  # MACHINE: "", "title" or "titleidx"
 
+    def values(self, record):
+        """The record's values of the columns' keys, as a tuple or list."""
+        try:
+            return self._getter(record)  # records from minions carry every field: one C-level call
+        except KeyError:
+            return [record.get(key) for key in self.keys]
+
+    def __post_init__(self):
+        getter = operator.itemgetter(*self.keys)
+        # itemgetter of one key gives the value itself, not a 1-tuple.
+        self._getter = getter if len(self.keys) > 1 else (lambda record: (getter(record),))
+
 
 def layout_for(choice, kind="list", macros=None):
     """The Layout of an OutputChoice; unknown tables and bad ``tab_gen`` specs raise XenError."""
@@ -240,12 +254,13 @@ def _text(value):
 
 def record_cells(record, layout):
     """The full (never cut) cell values of one record; the text table cuts them to width."""
-    cells = [record.get(key) for key in layout.keys]
-    cells = [cell if cell.__class__ is str else _text(cell) for cell in cells]  # nearly all are str
+    values = layout.values(record)
     if layout.form == "tab_tcp":
         # As tables.tab_tcp shows them: the C/S-Type as its letter, "-" for empty.
-        cells[TAB_TCP_CSTYPE] = tables.CSTYPE_LETTER.get(cells[TAB_TCP_CSTYPE], "?")
-        return [cell or "-" for cell in cells]
+        cells = [(value if value.__class__ is str else _text(value)) or "-" for value in values]
+        cells[TAB_TCP_CSTYPE] = tables.CSTYPE_LETTER.get(_text(values[TAB_TCP_CSTYPE]), "?")
+        return cells
+    cells = [value if value.__class__ is str else _text(value) for value in values]  # nearly all are str
     if layout.form == "machine":
         # A ";" inside a value would shift every later field of the MACHINE line (records.to_machine).
         return [cell.replace(";", ",") for cell in cells]
@@ -305,14 +320,14 @@ class FleetTable:
     cells: list  # the full cells of each record
     hosts: list  # every HostResult, in target order
 
+    @gc_paused()
     def data(self):
         """Plain data for ``--out=json|yaml``: one dict per row keyed by column name plus ``minion``."""
         names = self.layout.names
         data = {
             "source": self.source,
             "columns": list(names),
-            "rows": [dict(zip(names, cells), **{MINION_KEY: minion})
-                     for minion, cells in zip(self.minions, self.cells)],
+            "rows": _data_rows(names, self.minions, self.cells),
             "no_response": [h.minion for h in self.hosts if not h.answered and not h.error],
             "errors": {h.minion: h.error for h in self.hosts if h.error},
         }
@@ -324,6 +339,7 @@ class FleetTable:
             data["problems"] = problems
         return data
 
+    @gc_paused()
     def text(self):
         """The ctys text: the table, then one line per host that did not answer or failed."""
         return "\n".join([self.table_text()] + host_notes(self.hosts, self.source))
@@ -339,6 +355,15 @@ class FleetTable:
             return render_fixed(layout.columns, self.cells)
         rows = [[cell[:width].strip() for cell, width in zip(cells, TAB_TCP_WIDTHS)] for cells in self.cells]
         return render_fit([name for name, _, _ in tables.TAB_TCP_COLUMNS], rows, stripped=True)
+
+
+def _data_rows(names, minions, cells_of_rows):
+    rows = []
+    for minion, cells in zip(minions, cells_of_rows):
+        row = dict(zip(names, cells))
+        row[MINION_KEY] = minion
+        rows.append(row)
+    return rows
 
 
 def _machine_title(fields, title):
@@ -371,8 +396,14 @@ def render_fit(headers, rows, stripped=False):
     rows = [list(headers)] + list(rows)
     if not stripped:
         rows = [[cell.strip() for cell in row] for row in rows]
-    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
-    return "\n".join("|".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    template = _line_format(widths)
+    return "\n".join([template.format(*row).rstrip() for row in rows])
+
+
+def _line_format(widths):
+    """``"{:<10}|{:<8}..."``: one str.format per line pads every cell (faster than ljust + join)."""
+    return "|".join(f"{{:<{width}}}" for width in widths)
 
 
 def render_fixed(columns, rows):
@@ -382,11 +413,12 @@ def render_fixed(columns, rows):
     lines, flag B) by tables' own rule.
     """
     widths = [column.width for column in columns]
-    lines = ["|".join(column.name[:column.width].ljust(column.width) for column in columns),
+    template = _line_format(widths)
+    lines = [template.format(*[column.name[:column.width] for column in columns]),
              "+".join("-" * width for width in widths)]
     for cells in rows:
-        if all(len(cell) <= width for cell, width in zip(cells, widths)):
-            lines.append("|".join(cell.ljust(width) for cell, width in zip(cells, widths)))
+        if all(map(int.__ge__, widths, map(len, cells))):  # every cell fits its column
+            lines.append(template.format(*cells))
             continue
         pieces = [tables._cells(cell, column) for cell, column in zip(cells, columns)]  # pylint: disable=protected-access
         for line in range(max(len(piece) for piece in pieces)):
@@ -395,10 +427,12 @@ def render_fixed(columns, rows):
     return "\n".join(lines)
 
 
+@gc_paused()
 def fleet_table(hosts, choice, kind="list", macros=None, source="live"):
     """Merge the hosts' records into one FleetTable: filter, lay out, sort.
 
     Default order: hosts in the given (target) order, each host's records in its own order.
+    The garbage collector waits meanwhile: tens of thousands of new lists and dicts, no cycles.
     """
     layout = layout_for(choice, kind, macros)
     records, minions = [], []
