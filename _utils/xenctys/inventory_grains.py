@@ -16,6 +16,7 @@ this must be cheap and must never hang:
 Options come from the minion config only (``__opts__``: pillar does not exist at grain time).
 """
 
+import gc
 import os
 import re
 import stat
@@ -297,7 +298,16 @@ def load_summary(path):
         if os.path.getsize(path) > MAX_SUMMARY_BYTES:
             return None
         with open(path, "rb") as handle:
-            summary = msgpack.unpackb(handle.read(), raw=False)
+            blob = handle.read()
+        # Tens of thousands of new containers would start the cyclic GC several times over;
+        # none of them can form a cycle, so it has nothing to find.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            summary = msgpack.unpackb(blob, raw=False)
+        finally:
+            if collecting:
+                gc.enable()
     except Exception:  # pylint: disable=broad-except  # any damage means: build it again
         return None
     if not isinstance(summary, dict) or summary.get("kind") != SUMMARY_KIND:
