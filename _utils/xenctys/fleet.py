@@ -383,8 +383,15 @@ def host_notes(hosts, source="live"):
         elif source == "mine" and host.age is not None:
             notes.append(f"{host.minion}: mine data {int(host.age)} s old")
         for problem in host.extra.get("problems") or ():
-            notes.append(f"{host.minion}: problem: {one_line(problem)}")
+            notes.append(f"{host.minion}: problem: {_problem_text(problem)}")
     return notes
+
+
+def _problem_text(problem):
+    """discovery reports ``{"path", "reason"}``; anything else is shown as it is."""
+    if isinstance(problem, dict) and "reason" in problem:
+        return one_line(f"{problem.get('path', '')}: {problem['reason']}")
+    return one_line(problem)
 
 
 def render_fit(headers, rows, stripped=False):

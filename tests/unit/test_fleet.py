@@ -279,11 +279,11 @@ def test_tab_cport_by_enumerate_has_mac_and_no_cport():
 
 def test_enumerate_default_table_and_problems():
     host = enum_host("lab00", "lab00.soho")
-    host.extra["problems"] = ["/srv/x.conf: line 3: bad value"]
+    host.extra["problems"] = [{"path": "/srv/x.conf", "reason": "line 3: bad value"}, "odd"]
     table = fleet.fleet_table([host], choice(kind="enumerate"), kind="enumerate")
     assert table.layout.names == ["PM", "stype", "Label", "ID"]
-    assert table.data()["problems"] == {"lab00": ["/srv/x.conf: line 3: bad value"]}
-    assert table.text().splitlines()[-1] == "lab00: problem: /srv/x.conf: line 3: bad value"
+    assert table.data()["problems"] == {"lab00": [{"path": "/srv/x.conf", "reason": "line 3: bad value"}, "odd"]}
+    assert table.text().splitlines()[-2:] == ["lab00: problem: /srv/x.conf: line 3: bad value", "lab00: problem: odd"]
 
 
 # --- conflicts and vhost ------------------------------------------------------------------------------
