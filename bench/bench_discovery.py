@@ -3,7 +3,8 @@
 
 Generates 10,000 xl configs in 1,000 folders under a temporary directory (realistic: name,
 uuid, vif with MAC, disk, memory, vcpus; some with ``#@#`` keys and ``.ctys`` sidecars; some
-rejected files), then measures in the same run, each the median of ``--repeats``:
+rejected files), then measures in the same run, in ``--repeats`` interleaved rounds (one of each
+measure per round, so a load change on a shared machine hits them alike), the median of each:
 
 * ``find TREE -type f -exec cat {} +`` to /dev/null: the cost of merely reading every file;
 * discovery cold: no cache file, every file read, filtered and parsed, cache written;
@@ -119,16 +120,11 @@ def _write(path, text):
 # --- measurements --------------------------------------------------------------------------------
 
 
-def timed(function, repeats, before=None):
-    """Median wall time of ``function()`` over ``repeats`` runs, and its last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        if before:
-            before()
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+def stopwatch(function):
+    """``(seconds, result)`` of one call."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
 
 
 class ReaderClock:
@@ -166,7 +162,8 @@ def main(argv=None):
         start = time.perf_counter()
         macs, relpaths = generate_tree(tree, args.configs, args.folders)
         print(f"generated {args.configs} configs in {args.folders} folders in {time.perf_counter() - start:.1f} s")
-        return measure(args, tree, cache_file, macs, relpaths)
+        time.sleep(0.1)  # the newest file leaves the cache's racy window (see invcache.is_racy)
+        return report(args, measure(args, tree, cache_file, macs, relpaths))
     finally:
         if args.keep:
             print(f"tree kept in {workdir}")
@@ -175,59 +172,63 @@ def main(argv=None):
 
 
 def measure(args, tree, cache_file, macs, relpaths):
-    def drop_cache():
-        if os.path.exists(cache_file):
-            os.unlink(cache_file)
-
-    def cold():
-        return discover([tree], cache_file=cache_file)
-
-    def warm():
-        return discover([tree], cache_file=cache_file)
-
-    run_find(tree)  # fill the page cache for both contenders
-    find_s, _ = timed(lambda: run_find(tree), args.repeats)
-    clock = ReaderClock()
-    discovery.read_config = clock
-    try:
-        cold_s, cold_inv = timed(cold, args.repeats, before=drop_cache)
-    finally:
-        discovery.read_config = clock.real
-    reader_s = clock.seconds / args.repeats
-    time.sleep(0.1)  # let the last scan leave the racy window of the cache (see invcache)
-    cold()  # a cache written outside the racy window
-    warm_s, warm_inv = timed(warm, args.repeats)
-    materialize_s, _ = timed(lambda: list(warm().configs), args.repeats)
+    """Run every measure once per round, rounds interleaved, so a load change on the machine
+    affects all of them alike; return the per-measure lists of seconds and the last inventories."""
     probes = {
         "m:": f"m:{macs[len(macs) // 2]}",
         "f:": "f:" + "/".join(relpaths[len(relpaths) // 3].split(os.sep)[-2:]),
         "l:": "l:" + os.path.splitext(os.path.basename(relpaths[-1]))[0],
     }
-    resolve_s = {}
-    for kind, text in probes.items():
-        resolve_s[kind], found = timed(lambda text=text: resolve_config(text, warm().configs), args.repeats)
-        assert found is not None
+    times = {name: [] for name in ("find", "cold", "reader", "warm", "materialize", *probes)}
+    run_find(tree)  # fill the page cache for both contenders
+    for _ in range(args.repeats):
+        times["find"].append(stopwatch(lambda: run_find(tree))[0])
+        if os.path.exists(cache_file):
+            os.unlink(cache_file)
+        clock = ReaderClock()
+        discovery.read_config = clock
+        try:
+            seconds, cold_inv = stopwatch(lambda: discover([tree], cache_file=cache_file))
+        finally:
+            discovery.read_config = clock.real
+        times["cold"].append(seconds)
+        times["reader"].append(clock.seconds)
+        seconds, warm_inv = stopwatch(lambda: discover([tree], cache_file=cache_file))
+        times["warm"].append(seconds)
+        times["materialize"].append(stopwatch(lambda: list(discover([tree], cache_file=cache_file).configs))[0])
+        for kind, text in probes.items():
+            seconds, found = stopwatch(lambda text=text: resolve_config(text, discover([tree], cache_file=cache_file)
+                                                                        .configs))
+            assert found is not None
+            times[kind].append(seconds)
+    return {"times": times, "cold": cold_inv, "warm": warm_inv, "probes": probes}
 
+
+def report(args, measured):
+    median = {name: statistics.median(values) for name, values in measured["times"].items()}
+    cold_inv, warm_inv = measured["cold"], measured["warm"]
     checks = [
         ("configs found", len(cold_inv.configs) == args.configs, f"{len(cold_inv.configs)}"),
         ("cold parsed every config", cold_inv.parsed == args.configs, f"parsed {cold_inv.parsed}"),
         ("warm read nothing", warm_inv.parsed == 0, f"parsed {warm_inv.parsed}, from cache {warm_inv.from_cache}"),
         ("no problems", not cold_inv.problems, f"{cold_inv.problems[:3]}"),
     ]
+    find_s, cold_s, warm_s = median["find"], median["cold"], median["warm"]
     rows = [
         ("find -type f -exec cat {} +", find_s, "", True),
         ("discovery cold", cold_s, f"<= 2 x find = {2 * find_s * 1000:.0f} ms", cold_s <= 2 * find_s),
         ("discovery warm", warm_s, f"<= 0.1 x cold = {0.1 * cold_s * 1000:.0f} ms", warm_s <= 0.1 * cold_s),
     ]
-    rows += [(f"resolve {kind} (warm discovery + match)", seconds, f"<= {RESOLVE_TARGET_S * 1000:.0f} ms",
-              seconds <= RESOLVE_TARGET_S) for kind, seconds in resolve_s.items()]
+    rows += [(f"resolve {kind} (warm discovery + match)", median[kind], f"<= {RESOLVE_TARGET_S * 1000:.0f} ms",
+              median[kind] <= RESOLVE_TARGET_S) for kind in measured["probes"]]
     notes = [
-        ("  cold: inside read_config (avg per run)", reader_s),
-        ("  cold: discovery's own part (walk, read, filter, cache)", cold_s - reader_s),
-        (f"  warm + building all {len(warm_inv.configs)} DomUConfig", materialize_s),
+        ("  cold: inside read_config", median["reader"]),
+        ("  cold: discovery's own part (walk, read, filter, cache)", median["cold"] - median["reader"]),
+        (f"  warm + building all {len(warm_inv.configs)} DomUConfig", median["materialize"]),
     ]
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"\nmedian of {args.repeats} runs, page cache warm for all; {os.cpu_count()} CPUs, load average {load}")
+    print(f"\nmedian of {args.repeats} interleaved rounds, page cache warm for all; "
+          f"{os.cpu_count()} CPUs, load average {load}")
     print(f"{'measure':<56} {'ms':>9}  {'target':<28} ok")
     for name, seconds, target, ok in rows:
         print(f"{name:<56} {seconds * 1000:>9.1f}  {target:<28} {'yes' if ok else 'NO'}")
