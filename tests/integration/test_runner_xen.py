@@ -354,3 +354,55 @@ def test_bad_plan_is_refused_whole_and_nothing_runs(seed_lab, lab_hosts, salt_ru
     assert message.startswith("plan refused, nothing was done: ")
     assert "entry 2: tgt 'lab9' matches no known minion" in message and "entry 3: lab00 q:tst101" in message
     assert running(lab_hosts, "lab01") == []
+
+
+# --- how results are presented (in process, no daemons) --------------------------------------------------
+
+
+@pytest.fixture
+def runner_module(monkeypatch):
+    """The runner module imported as Salt would, with its dunders injected."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    from harness import REPO  # pylint: disable=import-outside-toplevel
+
+    spec = importlib.util.spec_from_file_location("xen_runner_under_test", REPO / "_runners" / "xen.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.__opts__ = {}
+    module.__context__ = {}
+    return module
+
+
+@pytest.mark.parametrize("opts, outputter_loadable, expected", [
+    ({}, True, "data"),  # orchestration, salt-api, RunnerClient
+    ({"selected_output_option": None}, True, "outputter"),  # salt-run without --out
+    ({"selected_output_option": None}, False, "txt"),  # ... on a master without the outputter
+    ({"selected_output_option": "json", "output": "json"}, True, "data"),
+    ({"selected_output_option": "xen_table", "output": "xen_table"}, True, "text"),
+])
+def test_presentation_follows_the_command_line(runner_module, monkeypatch, opts, outputter_loadable, expected):
+    runner_module.__opts__ = opts
+    monkeypatch.setattr(runner_module, "_outputter_available", lambda: outputter_loadable)
+    result = runner_module._present({"rows": []}, lambda: "TABLE")  # pylint: disable=protected-access
+    shapes = {
+        "data": {"rows": []},
+        "text": {"rows": [], "text": "TABLE"},
+        "outputter": {"data": {"rows": [], "text": "TABLE"}, "outputter": "xen_table"},
+        "txt": {"data": "TABLE", "outputter": "txt"},
+    }
+    assert result == shapes[expected]
+
+
+def test_text_argument_wins(runner_module):
+    runner_module.__opts__ = {"selected_output_option": "json", "output": "json"}
+    assert runner_module._present({}, lambda: "T", text=True) == {"text": "T"}  # pylint: disable=protected-access
+    runner_module.__opts__ = {}
+    assert runner_module._present({}, lambda: "T", text="false") == {}  # pylint: disable=protected-access
+
+
+def test_invocation_errors_become_one_line_results(runner_module):
+    result = runner_module.list_("fancy,words")
+    assert result["retcode"] == 1 and runner_module.__context__["retcode"] == 1
+    assert result["error"].startswith("unknown LIST option 'fancy': use machine, title")
+    assert runner_module.create(plan="[]")["error"].startswith("plan must be a non-empty list")
+    assert runner_module.list_(bogus=1)["error"] == "unknown argument(s): bogus"
