@@ -22,6 +22,7 @@ Usage: ``python bench/bench_discovery.py [--configs 10000] [--folders 1000] [--r
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -120,11 +121,21 @@ def _write(path, text):
 # --- measurements --------------------------------------------------------------------------------
 
 
-def stopwatch(function):
-    """``(seconds, result)`` of one call."""
-    start = time.perf_counter()
+def stopwatch(function, cpu_log=None):
+    """``(wall seconds, result)`` of one call; its CPU seconds (this process and its children:
+    user + system) are appended to ``cpu_log``.  CPU time is far less sensitive than wall time to
+    other work on a shared machine."""
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     result = function()
-    return time.perf_counter() - start, result
+    wall = time.perf_counter() - start
+    if cpu_log is not None:
+        cpu_log.append(_cpu_seconds() - cpu_start)
+    return wall, result
+
+
+def _cpu_seconds():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 class ReaderClock:
@@ -179,39 +190,44 @@ def measure(args, tree, cache_file, macs, relpaths):
         "f:": "f:" + "/".join(relpaths[len(relpaths) // 3].split(os.sep)[-2:]),
         "l:": "l:" + os.path.splitext(os.path.basename(relpaths[-1]))[0],
     }
-    times = {name: [] for name in ("find", "cold", "reader", "warm", "materialize", *probes)}
+    names = ("find", "cold", "reader", "warm", "materialize", *probes)
+    times = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     run_find(tree)  # fill the page cache for both contenders
     for _ in range(args.repeats):
-        times["find"].append(stopwatch(lambda: run_find(tree))[0])
+        times["find"].append(stopwatch(lambda: run_find(tree), cpu["find"])[0])
         if os.path.exists(cache_file):
             os.unlink(cache_file)
         clock = ReaderClock()
         discovery.read_config = clock
         try:
-            seconds, cold_inv = stopwatch(lambda: discover([tree], cache_file=cache_file))
+            seconds, cold_inv = stopwatch(lambda: discover([tree], cache_file=cache_file), cpu["cold"])
         finally:
             discovery.read_config = clock.real
         times["cold"].append(seconds)
         times["reader"].append(clock.seconds)
-        seconds, warm_inv = stopwatch(lambda: discover([tree], cache_file=cache_file))
+        cold_inv = len(cold_inv.configs), cold_inv.parsed, cold_inv.problems  # free the records
+        seconds, warm_inv = stopwatch(lambda: discover([tree], cache_file=cache_file), cpu["warm"])
         times["warm"].append(seconds)
-        times["materialize"].append(stopwatch(lambda: list(discover([tree], cache_file=cache_file).configs))[0])
+        times["materialize"].append(stopwatch(lambda: list(discover([tree], cache_file=cache_file).configs),
+                                              cpu["materialize"])[0])
         for kind, text in probes.items():
             seconds, found = stopwatch(lambda text=text: resolve_config(text, discover([tree], cache_file=cache_file)
-                                                                        .configs))
+                                                                        .configs), cpu[kind])
             assert found is not None
             times[kind].append(seconds)
-    return {"times": times, "cold": cold_inv, "warm": warm_inv, "probes": probes}
+    return {"times": times, "cpu": cpu, "cold": cold_inv, "warm": warm_inv, "probes": probes}
 
 
 def report(args, measured):
     median = {name: statistics.median(values) for name, values in measured["times"].items()}
-    cold_inv, warm_inv = measured["cold"], measured["warm"]
+    cpu = {name: statistics.median(values) for name, values in measured["cpu"].items() if values}
+    (found, parsed, problems), warm_inv = measured["cold"], measured["warm"]
     checks = [
-        ("configs found", len(cold_inv.configs) == args.configs, f"{len(cold_inv.configs)}"),
-        ("cold parsed every config", cold_inv.parsed == args.configs, f"parsed {cold_inv.parsed}"),
+        ("configs found", found == args.configs, f"{found}"),
+        ("cold parsed every config", parsed == args.configs, f"parsed {parsed}"),
         ("warm read nothing", warm_inv.parsed == 0, f"parsed {warm_inv.parsed}, from cache {warm_inv.from_cache}"),
-        ("no problems", not cold_inv.problems, f"{cold_inv.problems[:3]}"),
+        ("no problems", not problems, f"{problems[:3]}"),
     ]
     find_s, cold_s, warm_s = median["find"], median["cold"], median["warm"]
     rows = [
@@ -221,6 +237,7 @@ def report(args, measured):
     ]
     rows += [(f"resolve {kind} (warm discovery + match)", median[kind], f"<= {RESOLVE_TARGET_S * 1000:.0f} ms",
               median[kind] <= RESOLVE_TARGET_S) for kind in measured["probes"]]
+    keys = ["find", "cold", "warm", *measured["probes"]]
     notes = [
         ("  cold: inside read_config", median["reader"]),
         ("  cold: discovery's own part (walk, read, filter, cache)", median["cold"] - median["reader"]),
@@ -229,9 +246,10 @@ def report(args, measured):
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\nmedian of {args.repeats} interleaved rounds, page cache warm for all; "
           f"{os.cpu_count()} CPUs, load average {load}")
-    print(f"{'measure':<56} {'ms':>9}  {'target':<28} ok")
-    for name, seconds, target, ok in rows:
-        print(f"{name:<56} {seconds * 1000:>9.1f}  {target:<28} {'yes' if ok else 'NO'}")
+    print(f"{'measure':<56} {'wall ms':>9} {'cpu ms':>8}  {'target (on wall time)':<28} ok")
+    for key, (name, seconds, target, ok) in zip(keys, rows):
+        print(f"{name:<56} {seconds * 1000:>9.1f} {cpu[key] * 1000:>8.1f}  {target:<28} {'yes' if ok else 'NO'}")
+    print(f"{'cpu ratios: cold/find, warm/cold':<56} {cpu['cold'] / cpu['find']:>9.2f} {cpu['warm'] / cpu['cold']:>8.3f}")
     print("breakdown (informational):")
     for name, seconds in notes:
         print(f"{name:<56} {seconds * 1000:>9.1f}")
