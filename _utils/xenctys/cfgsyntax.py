@@ -574,7 +574,8 @@ def _format(template, right_node, literals, depth):
             if number == "*" or (number and int(number) > MAX_FORMAT_WIDTH):
                 raise _Skip(f"% format with width or precision {number!r}")
     if isinstance(right_node, ast.Tuple):
-        args = tuple(_literal(item, literals, depth + 1) for item in right_node.elts)
+        # Bounded as a whole: each item alone is, but "%s%s..." % (big, big, ...) would repeat one.
+        args = _bounded(tuple(_literal(item, literals, depth + 1) for item in right_node.elts))
     else:
         args = _literal(right_node, literals, depth + 1)
     # Operands are str/int/float/bool/None/list/tuple built here: their __str__/__format__ are
