@@ -592,6 +592,9 @@ def _bounded_int(value):
     return value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _bounded(value):
     """``value`` unchanged, or ``_Skip`` when it is too large or too deeply nested to be a setting."""
     budget = [MAX_VALUE_SIZE]
@@ -601,6 +604,9 @@ def _bounded(value):
             raise _Skip("value nested too deeply")
         if isinstance(item, str):
             budget[0] -= len(item)
+            if not item.isascii() and _SURROGATE.search(item):
+                # "\ud800" or "%c" % 0xd800: no UTF-8, so neither msgpack nor Salt could carry it.
+                raise _Skip("string with a lone surrogate (not UTF-8)")
         elif isinstance(item, (list, tuple)):
             budget[0] -= len(item)
             for element in item:
