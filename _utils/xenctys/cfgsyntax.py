@@ -22,6 +22,7 @@ comments to both grammars; :func:`scan_ctys_lines` reads them line by line, like
 """
 
 import ast
+import contextvars
 import operator
 import os
 import re
@@ -47,6 +48,9 @@ MAX_VALUE_SIZE = 64 * 1024  # characters + list items of one evaluated xm value
 MAX_INT_BITS = 64  # xm numbers beyond this are not configuration values
 MAX_FORMAT_WIDTH = 1000  # width / precision of one %-conversion in an xm format string
 MAX_WARNINGS = 100  # per file: the rest are counted in one last warning
+# Characters + list items all evaluated values of one xm file may add up to: each statement is
+# bounded by MAX_VALUE_SIZE, but thousands of 'y = big + x' lines would cost minutes.
+MAX_FILE_WORK = 16 * MAX_VALUE_SIZE
 
 
 @dataclass
@@ -383,15 +387,27 @@ def _parse_xm(text, path):
     parsed = ParsedConfig(SYNTAX_XM)
     literals = {}  # name -> value as evaluated (tuples kept, so "%" sees them as Python would)
     unreported = 0
-    for statement in tree.body:
-        try:
-            _run_literal_statement(statement, literals, parsed)
-        except _Skip as skip:
-            if len(parsed.warnings) < MAX_WARNINGS:
-                parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {skip}")
-            else:
-                unreported += 1
-            _forget(_names_bound_by(statement), literals, parsed)
+    work = [MAX_FILE_WORK]
+    work_token = _WORK.set(work)  # what _bounded spends, for this file (and this thread) only
+    try:
+        for index, statement in enumerate(tree.body):
+            if work[0] < 0:  # budget spent: nothing after this is evaluated, and nothing stale kept
+                rest = tree.body[index:]
+                for skipped in rest:
+                    _forget(_names_bound_by(skipped), literals, parsed)
+                parsed.warnings.append(f"{path}:{statement.lineno}: skipped: this and {len(rest) - 1} more "
+                                       f"statements (evaluation budget of {MAX_FILE_WORK} spent)")
+                break
+            try:
+                _run_literal_statement(statement, literals, parsed)
+            except _Skip as skip:
+                if len(parsed.warnings) < MAX_WARNINGS:
+                    parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {skip}")
+                else:
+                    unreported += 1
+                _forget(_names_bound_by(statement), literals, parsed)
+    finally:
+        _WORK.reset(work_token)
     if unreported:
         parsed.warnings.append(f"{path}:{statement.lineno}: skipped: {unreported} more statements")
     return parsed
@@ -593,6 +609,7 @@ def _bounded_int(value):
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_WORK = contextvars.ContextVar("xenctys_xm_work", default=None)  # [units left] of the file being read
 
 
 def _bounded(value):
@@ -616,7 +633,14 @@ def _bounded(value):
         if budget[0] < 0:
             raise _Skip(f"value larger than {MAX_VALUE_SIZE} characters")
 
-    spend(value, 0)
+    try:
+        spend(value, 0)
+    finally:
+        work = _WORK.get()
+        if work is not None:
+            work[0] -= MAX_VALUE_SIZE - budget[0]
+            if work[0] < 0:
+                raise _Skip(f"evaluation budget of {MAX_FILE_WORK} spent")
     return value
 
 
