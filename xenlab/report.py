@@ -92,7 +92,7 @@ def markdown(data):
     for s in steps:
         cmds = "<br>".join(("(warm) " if c.get("via") == "warm" else "")
                            + f"`{c['command'].replace('salt-call --local --out=json ', 'salt-call … ')}`"
-                           + f" {c['wall_s']:.1f} s" * ("wall_s" in c)
+                           + (f" {c['wall_s']:.1f} s" if c.get("wall_s") is not None else "")
                            for c in s.get("commands", []))
         why = s.get("reason") or "; ".join(s.get("notes", []))
         why = why.replace("|", "\\|").replace("\n", " ")[:400]

@@ -58,6 +58,7 @@ OV=$RUN/overlay; rm -rf "$OV"; mkdir -p "$OV"/{root/xenlab,etc/salt,srv/salt,srv
 install -m 0755 "$HERE/dom0/init.sh" "$OV/init"
 install -m 0755 "$HERE/dom0/driver.py" "$OV/root/xenlab/driver.py"
 install -m 0755 "$HERE/dom0/warmcall.py" "$OV/root/xenlab/warmcall.py"
+mkdir -p "$OV/usr/local/sbin"; install -m 0755 "$HERE/dom0/xltrace.sh" "$OV/usr/local/sbin/xl"
 install -m 0644 "$HERE/dom0/minion" "$OV/etc/salt/minion"
 cp -r "$HERE/dom0/salt/." "$OV/srv/salt/"
 [ -n "${XENLAB_PROBE:-}" ] && install -m 0755 "$XENLAB_PROBE" "$OV/root/xenlab/probe.sh"   # MODE=probe

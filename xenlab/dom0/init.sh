@@ -52,15 +52,19 @@ if [ "$(arg lab)" = probe ] && [ -x /root/xenlab/probe.sh ]; then   # developmen
   timeout -k 5 "$(arg lab.deadline)" /root/xenlab/probe.sh > /out/probe.txt 2>&1
 fi
 DEADLINE=$(arg lab.deadline); DEADLINE=${DEADLINE:-600}
+# where dom0's CPU goes, every 30 s (xentop: per domain; ps: per process in dom0)
+( while :; do echo "== uptime $(up)"; xentop -b -i 1 2>/dev/null | head -6
+    ps -eo pcpu,cputime,rss,args --sort=-pcpu | head -8 | cut -c1-160; sleep 30; done ) > /out/monitor.log 2>&1 &
 [ "$(arg lab)" = probe ] || {
 echo "LAB: driver start at uptime $(up)s (deadline ${DEADLINE}s)"
 # the driver keeps its own per-step timeouts; this one bounds the whole run so the results
 # are always written back (they are flushed after every step)
-timeout -k 5 "$DEADLINE" /usr/bin/python3 /root/xenlab/driver.py --out /out --only "$(arg lab.only)" --cli "$(arg lab.cli | grep . || echo some)"
+timeout -k 5 "$DEADLINE" /usr/bin/python3 /root/xenlab/driver.py --out /out --deadline $((DEADLINE - 10)) --only "$(arg lab.only)" --cli "$(arg lab.cli | grep . || echo some)"
 echo "LAB: driver finished rc=$? at uptime $(up)s"
 }
 
 # what is left running, the logs
+ps -eo pid,cputime,rss,args --sort=-cputime | head -25 | cut -c1-200 > /out/ps-dom0-end.txt 2>&1
 xl list > /out/xl-list-final.txt 2>&1
 free -m > /out/free-dom0.txt 2>&1
 df -m / /tmp > /out/df-dom0.txt 2>&1
