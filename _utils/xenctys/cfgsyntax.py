@@ -48,6 +48,9 @@ MAX_VALUE_SIZE = 64 * 1024  # characters + list items of one evaluated xm value
 MAX_INT_BITS = 64  # xm numbers beyond this are not configuration values
 MAX_FORMAT_WIDTH = 1000  # width / precision of one %-conversion in an xm format string
 MAX_WARNINGS = 100  # per file: the rest are counted in one last warning
+# Python's syntax tree costs ~300 bytes of memory per byte of dense source (a 1 MiB list literal:
+# 330 MB, 3.5 s); real xm configs are a few KiB, so a larger file that is not xl is refused.
+MAX_XM_CHARS = 256 * 1024
 # Characters + list items all evaluated values of one xm file may add up to: each statement is
 # bounded by MAX_VALUE_SIZE, but thousands of 'y = big + x' lines would cost minutes.
 MAX_FILE_WORK = 16 * MAX_VALUE_SIZE
@@ -84,6 +87,9 @@ def parse_text(text, path="<config>"):
     try:
         parsed = _parse_xl(text)
     except _SyntaxProblem as xl_problem:
+        if len(text) > MAX_XM_CHARS:
+            raise ConfigError(path, xl_problem.line, f"not xl syntax ({xl_problem.reason}), and over "
+                                                     f"{MAX_XM_CHARS} characters for xm (Python) syntax") from None
         try:
             parsed = _parse_xm(text, path)
         except _SyntaxProblem as xm_problem:
