@@ -434,6 +434,7 @@ def _ask(fun, tgt, tgt_type, kwarg, timeout, unpack):
     try:
         with _Jobs() as jobs:
             jid, published = jobs.publish(tgt, fun, kwarg, tgt_type, seconds)
+            _presentation()  # looks the outputter up (cached) while the minions work
             pending = set(published)
             deadline = time.monotonic() + seconds
             while pending and time.monotonic() < deadline:
@@ -580,7 +581,10 @@ def _present(data, make_text, text=None):
     return {"data": data, "outputter": OUTPUTTER}
 
 
+@functools.lru_cache(maxsize=None)
 def _outputter_available():
+    """Whether the master can load the xen_table outputter.  Asked on command lines only, whose
+    process ends with the call, so the answer is kept for the process."""
     try:
         return OUTPUTTER in salt.loader.outputters(__opts__)
     except Exception:  # pylint: disable=broad-except  # a broken outputter dir must not fail the call
