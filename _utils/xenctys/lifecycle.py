@@ -11,6 +11,7 @@ Rules kept from ctys, and its defects fixed (spec §10):
 """
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -392,16 +393,16 @@ class XenHost:
             if os.path.exists(statefile):
                 raise StateFileError(f"state file {statefile} exists: refusing to overwrite it")
             os.makedirs(os.path.dirname(statefile), exist_ok=True)
-            partial = f"{statefile}.partial-{os.getpid()}"
+            # One name per call: two saves of different DomUs onto one file (same minion process
+            # when multiprocessing is off, so the pid alone is not enough) never share a partial.
+            partial = f"{statefile}.partial-{os.getpid()}-{threading.get_ident()}"
             try:
                 self.toolstack.save(name, partial, checkpoint=checkpoint)
-                if os.path.exists(statefile):  # someone else saved meanwhile
-                    raise StateFileError(f"state file {statefile} appeared while saving: kept both, see {partial}")
-                os.rename(partial, statefile)
             except ToolstackError:
                 if os.path.exists(partial):
                     os.unlink(partial)
                 raise
+            _publish_without_overwrite(partial, statefile)
         self.fire_event("saved", dict(_event_data(domain, self.settings.hostname), statefile=statefile))
         return statefile
 
@@ -441,6 +442,25 @@ class XenHost:
         self.toolstack.shutdown(domain["name"], wait=False, force=force)
         self.fire_event("shutdown", _event_data(domain, self.settings.hostname))
         return "shutdown requested"
+
+
+def _publish_without_overwrite(partial, statefile):
+    """Give the finished ``partial`` its final name unless that name exists meanwhile.
+
+    ``os.link`` fails when the target exists, where a rename would silently replace it; the
+    partial then stays, with the message naming it: after ``xl save`` it may hold the only image
+    of the (now stopped) DomU.
+    """
+    try:
+        os.link(partial, statefile)
+    except FileExistsError:
+        raise StateFileError(f"state file {statefile} appeared while saving: kept both, see {partial}") from None
+    except OSError:  # no hard links on this file system: check, then rename (a small window)
+        if os.path.exists(statefile):
+            raise StateFileError(f"state file {statefile} appeared while saving: kept both, see {partial}") from None
+        os.rename(partial, statefile)
+        return
+    os.unlink(partial)
 
 
 def domain_state(flags):
