@@ -444,6 +444,7 @@ def _run_literal_statement(statement, literals, parsed):
     else:
         raise _Skip(_describe_statement(statement))
     for name in names:
+        _bounded(value)  # "y = f" copies f below: charged to the file's budget like building it
         literals[name] = value
         parsed.settings[name] = _plain(value)
         parsed.lines[name] = statement.lineno
