@@ -31,7 +31,7 @@ $(STAMP): requirements.txt requirements-test.txt
 	touch $@
 
 test: venv
-	$(PYTEST) tests $(PYTEST_RC)
+	$(PYTEST) tests --durations=20 $(PYTEST_RC)
 
 test-unit: venv
 	$(PYTEST) tests/unit $(PYTEST_RC)

@@ -19,6 +19,9 @@ start-up dominates; daemon tests must not run in parallel):
     ``{"lab00": LabHost, ...}``: each minion's own simulated Xen host (``.state_dir`` is the
     simulator's ``XLSIM_STATE``, ``.base_dir`` the minion's ``xen:base_paths`` tree, ``.env`` the
     environment the minion process runs with).
+``fresh_lab_hosts``
+    ``lab_hosts`` after ``reset_lab_host`` of each (fresh simulator state, empty config tree, no
+    ``xen`` cache on the minion): the shared minions outlive test modules, state leaks otherwise.
 ``synced_minions``
     ``salt_minions`` after ``fileserver.update`` + ``saltutil.sync_all`` (once per session).
 ``salt_cli`` / ``salt_run_cli`` / ``salt_call_cli``
@@ -54,6 +57,7 @@ from harness import (  # noqa: E402  pylint: disable=wrong-import-position
     UTILS_DIR,
     fileserver_update,
     make_lab_host,
+    reset_lab_host,
     run_json,
     wait_for_minions,
 )
@@ -254,3 +258,12 @@ def salt_call_clis(salt_minions, lab_hosts):
 @pytest.fixture(scope="session")
 def salt_call_cli(salt_call_clis):
     return salt_call_clis[MINION_IDS[0]]
+
+
+@pytest.fixture
+def fresh_lab_hosts(salt_minions, lab_hosts):
+    """``lab_hosts``, each reset first (see ``harness.reset_lab_host``).  For a reset once per
+    module, call ``reset_lab_host(host, salt_minions[id].config)`` from a module fixture."""
+    for minion_id, host in lab_hosts.items():
+        reset_lab_host(host, salt_minions[minion_id].config)
+    return lab_hosts

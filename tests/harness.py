@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -69,6 +70,27 @@ def make_lab_host(root, minion_id):
     path = sim_env.get("PATH") or os.pathsep.join([str(XLSIM_DIR), os.environ.get("PATH", "")])
     env["PATH"] = os.pathsep.join([str(bin_dir), path])
     return LabHost(minion_id, host_root, pathlib.Path(env["XLSIM_STATE"]), base_dir, bin_dir, env)
+
+
+def reset_lab_host(host, minion_opts=None):
+    """Give a host back as ``make_lab_host`` made it: a fresh simulator state (no DomU, no
+    fault), empty ``base_dir`` and ``bin_dir`` and, given the minion's opts, no ``xen`` cache of
+    that minion (inventory cache, associations, locks: ``xenctys.minion.xen_dir``).
+
+    The shared minions outlive a test module; a module that needs a clean host calls this (or
+    uses the ``fresh_lab_hosts`` fixture) instead of relying on what ran before it.
+    """
+    importlib.import_module("xlsim.control").make_host(str(host.state_dir))
+    for folder in (host.base_dir, host.bin_dir):
+        for child in folder.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    if minion_opts is not None:
+        from xenctys.minion import xen_dir  # pylint: disable=import-outside-toplevel
+
+        shutil.rmtree(xen_dir(minion_opts), ignore_errors=True)
 
 
 # --- running salt CLIs ---------------------------------------------------------------------------
