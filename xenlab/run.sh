@@ -14,6 +14,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 RES=$HERE/results
 T0=$(date +%s)
+export XENLAB_LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say() { echo "[test-xen +$(( $(date +%s) - T0 ))s] $*" >&2; }
 mkdir -p "$RES"
 
