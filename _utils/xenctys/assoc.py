@@ -37,7 +37,7 @@ class AssociationStore:
             "jid": jid,
             "created": time.time(),
         }
-        self._save(data)
+        return self._save(data)
 
     def forget(self, label):
         data = self.load()
@@ -45,5 +45,11 @@ class AssociationStore:
             self._save(data)
 
     def _save(self, data):
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+        """Write the file; False when it cannot be (disk full, read-only): the mapping is only a
+        hint, and a DomU that was just started must not be reported as failed because of it."""
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+        except OSError:
+            return False
+        return True
