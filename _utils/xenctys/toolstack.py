@@ -471,10 +471,19 @@ def _domain_arg(dom):
 
 
 def _path_arg(path):
-    """A file argument; ``./`` before a leading ``-`` so that xl does not take it for an option."""
+    """A file argument; ``./`` before a leading ``-`` so that xl does not take it for an option.
+
+    A name no argv can carry (NUL byte, a lone surrogate: e.g. a ``statefile`` sent through
+    salt-api) is a ToolstackError, not Popen's ValueError/UnicodeEncodeError.
+    """
     text = os.fspath(path)
     if not text:
         raise ToolstackError("empty file name")
+    try:
+        if b"\0" in os.fsencode(text):
+            raise ValueError("NUL byte")
+    except (ValueError, UnicodeError):
+        raise ToolstackError(f"invalid file name {text!r}") from None
     return "./" + text if text.startswith("-") else text
 
 
