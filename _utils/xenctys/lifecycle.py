@@ -392,7 +392,10 @@ class XenHost:
         with domain_lock(self.settings.lock_dir, name, self.settings.lock_timeout):
             if os.path.exists(statefile):
                 raise StateFileError(f"state file {statefile} exists: refusing to overwrite it")
-            os.makedirs(os.path.dirname(statefile), exist_ok=True)
+            try:
+                os.makedirs(os.path.dirname(statefile), exist_ok=True)
+            except (OSError, ValueError) as err:  # read-only, no permission, NUL byte in the name
+                raise StateFileError(f"cannot create the folder of {statefile!r}: {err}") from None
             # One name per call: two saves of different DomUs onto one file (same minion process
             # when multiprocessing is off, so the pid alone is not enough) never share a partial.
             partial = f"{statefile}.partial-{os.getpid()}-{threading.get_ident()}"
