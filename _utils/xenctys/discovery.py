@@ -232,7 +232,7 @@ def _walk_base(base, run):
     """Walk one base path, depth first, with an explicit stack (no recursion limit)."""
     try:
         stat_result = os.stat(base)
-    except OSError as err:
+    except (OSError, ValueError) as err:  # ValueError: a NUL byte (base= given through salt-api)
         run.problem(base, f"base path not usable: {_reason(err)}")
         return
     if not stat.S_ISDIR(stat_result.st_mode):
