@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import tempfile
@@ -32,6 +33,7 @@ def atomic_write(path, data):
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+MAX_LOCK_NAME = 200
 
 
 @contextlib.contextmanager
@@ -44,6 +46,9 @@ def domain_lock(lock_dir, label, timeout=60.0):
     """
     os.makedirs(lock_dir, exist_ok=True)
     name = _UNSAFE.sub("_", label or "_") or "_"
+    if len(name) > MAX_LOCK_NAME:  # a file name has at most 255 bytes; keep long labels apart
+        digest = hashlib.sha256(label.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        name = f"{name[:MAX_LOCK_NAME - 17]}-{digest}"
     path = os.path.join(lock_dir, f"{name}.lock")
     handle = open(path, "a+b")  # pylint: disable=consider-using-with
     try:
