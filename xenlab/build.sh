@@ -139,7 +139,12 @@ install -m 0755 "$HERE"/domu/rc domu-root/etc/rc
 (cd domu-root && find . | cpio -o -H newc --quiet | gzip -9) > domu-initrd.cpio.gz
 
 mkdir -p rootfs/root/domu rootfs/var/lib/xen/save rootfs/var/log/xen/console
-cp vmlinuz rootfs/root/domu/vmlinuz
+# The DomU kernel as the plain ELF inside the bzImage: libxc would otherwise unpack the xz
+# payload in dom0 on every xl create, ~10 s of TCG each time (66 MB of RAM in dom0 instead)
+off=$(python3 -c "import sys; print(open(sys.argv[1], 'rb').read().find(b'\xfd7zXZ\x00'))" vmlinuz)
+[ "$off" -gt 0 ] && { tail -c +$((off + 1)) vmlinuz | xz -dc 2>/dev/null > rootfs/root/domu/vmlinux || true; }
+[ "$(head -c 4 rootfs/root/domu/vmlinux 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] ||
+  { log "no xz payload in vmlinuz: the DomU boots the compressed kernel"; cp vmlinuz rootfs/root/domu/vmlinux; }
 cp domu-initrd.cpio.gz rootfs/root/domu/initrd.cpio.gz
 echo dom0 > rootfs/etc/hostname
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tdom0\n' > rootfs/etc/hosts

@@ -32,7 +32,7 @@ if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing host packages: qemu-system-x86 debootstrap busybox-static cpio zstd lz4"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        qemu-system-x86 debootstrap busybox-static cpio zstd lz4 kmod perl; } > /tmp/xenlab-apt.log 2>&1 ||
+        qemu-system-x86 debootstrap busybox-static cpio zstd lz4 xz-utils kmod perl; } > /tmp/xenlab-apt.log 2>&1 ||
       say "apt-get failed: $(tail -1 /tmp/xenlab-apt.log)"
   fi
 fi
