@@ -75,9 +75,10 @@ def _fire_event(action, data):
 
 
 def _call(function, *args, **kwargs):
-    """Run a core call; its one-line XenError becomes CommandExecutionError."""
+    """Run a core call; its one-line XenError becomes CommandExecutionError.  The result is made
+    sendable (non-UTF-8 file names escaped), or Salt could not return it."""
     try:
-        return function(*args, **kwargs)
+        return adapters.sendable(function(*args, **kwargs))
     except XenError as exc:
         raise CommandExecutionError(exc.message) from None
 

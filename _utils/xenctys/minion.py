@@ -10,6 +10,8 @@ import pwd
 import time
 from dataclasses import dataclass, field
 
+import msgpack
+
 from xenctys import procscan, records, resolve, sessions
 from xenctys.address import parse_address
 from xenctys.domconfig import normalize_mac
@@ -20,6 +22,41 @@ from xenctys.options import load_options, split_paths
 from xenctys.toolstack import Toolstack
 
 SESSION_TYPES = ("xen", "pm", "vnc", "tunnel")
+
+
+# --- what Salt can send ---------------------------------------------------------------------------
+
+
+def sendable(data):
+    """``data`` as Salt can send it back to the master.
+
+    A file name that is not UTF-8 (Linux allows any bytes) reaches Python as a string with lone
+    surrogates (``surrogateescape``); msgpack, and so Salt's return, cannot encode it, and the
+    whole return would be lost.  One msgpack pass checks; only when it fails is a copy made with
+    such bytes shown as ``\\xff`` escapes.  Everything else is returned as it is.
+    """
+    try:
+        msgpack.packb(data, use_bin_type=True, default=str)
+    except UnicodeEncodeError:
+        return _escaped(data)
+    return data
+
+
+def _escaped(data):
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return data.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:  # a surrogate outside U+DC80-U+DCFF: no byte behind it
+                return data.encode("utf-8", "backslashreplace").decode("utf-8")
+        return data
+    if isinstance(data, dict):
+        return {_escaped(key): _escaped(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_escaped(item) for item in data]
+    return data
 
 
 # --- building the host ---------------------------------------------------------------------------
