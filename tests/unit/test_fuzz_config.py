@@ -233,13 +233,24 @@ amplified = st.builds(
                      "y = '%s' % (f,)", "y = [[f]]", "y = f"]),
     st.integers(1, 400),
 )
-config_texts = st.one_of(mutated_corpus, xl_configs, xm_configs, st.text(max_size=300), amplified)
-config_bytes = st.one_of(
-    config_texts.map(lambda text: text.encode("utf-8", errors="surrogatepass")),
-    config_texts.map(lambda text: text.encode("latin-1", errors="replace")),
-    st.binary(max_size=300),
-    st.builds(lambda text, at: text.encode()[:at] + b"\x00" + text.encode()[at:], config_texts, st.integers(0, 400)),
-)
+bulk_config_texts = st.one_of(mutated_corpus, xl_configs, xm_configs, st.text(max_size=300))
+config_texts = st.one_of(bulk_config_texts, amplified)
+# The bench's mix: an amplified input costs about 0.25 s (the whole evaluation budget), so 1 in 100.
+bench_config_texts = st.integers(0, 99).flatmap(lambda n: amplified if n == 0 else bulk_config_texts)
+
+
+def _config_bytes(texts):
+    return st.one_of(
+        texts.map(lambda text: text.encode("utf-8", errors="surrogatepass")),
+        texts.map(lambda text: text.encode("latin-1", errors="replace")),
+        st.binary(max_size=300),
+        st.builds(lambda text, at: text.encode("utf-8", errors="surrogatepass")[:at] + b"\x00"
+                  + text.encode("utf-8", errors="surrogatepass")[at:], texts, st.integers(0, 400)),
+    )
+
+
+config_bytes = _config_bytes(config_texts)
+bench_config_bytes = _config_bytes(bench_config_texts)
 
 
 # --- the properties ---------------------------------------------------------------------------------
