@@ -16,14 +16,22 @@ the timeout (timing), a failing ``xl create`` is a one-line error.  Here:
   else ``atomic_write`` raising ENOSPC): the previous inventory cache stays readable, LIST and
   ENUMERATE still answer with fresh data, no temporary file is left; CREATE still starts the DomU
   (the config association is a hint);
-* ``save_dir`` on a full disk: SUSPEND fails cleanly, the DomU keeps running.
+* ``save_dir`` on a full disk: SUSPEND fails cleanly, the DomU keeps running;
+* hostile input through the module: addresses with ``$(...)``, backticks, ``;``, ``|`` start
+  nothing and run nothing; a config whose name and folder hold shell metacharacters is started
+  and stopped with each reaching xl as ONE argv element (an argv-recording shim in front of the
+  simulator); a 300-character label; ``..``; NUL bytes in arguments (possible through salt-api);
+  a folder symlink to a pool outside a base path (read as data, by design) and a file symlink to
+  a secret (shows nothing); a non-UTF-8 file name (returns stay sendable by Salt).
 
 A minion that is down during a fleet LIST is covered by tests/integration/test_runner_xen.py
 (``test_stopped_minion_is_no_response_and_the_others_rows_come_in_time``).
 """
 
 import errno
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -338,3 +346,152 @@ def test_save_dir_on_a_full_disk_fails_cleanly(xen, loaders, functional_host, tm
         xen.cancel("l:tst100,SUSPEND")
     assert leftovers(save_dir) == ["filler"]
     assert running(functional_host) == ["tst100"]
+
+
+# --- hostile input through the module -------------------------------------------------------------------
+# (the core alone: tests/unit/test_hostile_input.py; the salt CLI: tests/integration/test_acl.py)
+
+# Records each argv as one JSON line, then runs the simulator: what xl really received.
+ARGV_SHIM = """#!{python}
+import json, os, sys
+with open({log!r}, "a", encoding="utf-8") as handle:
+    handle.write(json.dumps(sys.argv[1:]) + "\\n")
+os.execv({xl!r}, [{xl!r}] + sys.argv[1:])
+"""
+HOSTILE_LABELS = ["tst; touch MARKER", "$(touch MARKER)", "`touch MARKER`", "a|touch MARKER&", "q'\"uote"]
+
+
+@pytest.fixture
+def marker(tmp_path):
+    path = tmp_path / "MARKER"
+    yield str(path)
+    assert not path.exists(), "a shell ran a hostile name"
+
+
+@pytest.fixture
+def argv_log(functional_host, tmp_path):
+    log = tmp_path / "argv.log"
+    shim = functional_host.bin_dir / "xl"
+    shim.write_text(ARGV_SHIM.format(python=sys.executable, log=str(log), xl=str(XLSIM_DIR / "xl")), encoding="utf-8")
+    shim.chmod(0o755)
+    return lambda: [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+
+
+def write_config(folder, name, label, mac="00:16:3e:00:00:77"):
+    path = os.path.join(folder, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"#@#MAGICID-XEN\nname = {json.dumps(label, ensure_ascii=False)}\nmemory = 128\n"
+                     f"vif = [ 'mac={mac}, bridge=xenbr0' ]\n")
+    return path
+
+
+@pytest.mark.parametrize("address", ["l:$(touch MARKER)", "l:$(touch${IFS}MARKER)", "l:`touch${IFS}MARKER`",
+                                     "l:tst100;touch${IFS}MARKER", "f:tst100/tst100.conf;touch${IFS}MARKER",
+                                     "p:/x/$(touch${IFS}MARKER).conf", "l:tst100|touch${IFS}MARKER"])
+def test_hostile_addresses_start_nothing_and_run_nothing(xen, functional_host, marker, argv_log, address):
+    with pytest.raises(CommandExecutionError) as err:
+        xen.create(address.replace("MARKER", marker))
+    assert "\n" not in str(err.value)
+    assert running(functional_host) == []
+    assert all(argv[0] == "list" for argv in argv_log())  # xl was asked, never told to create
+
+
+@pytest.mark.parametrize("label", HOSTILE_LABELS)
+def test_hostile_config_name_is_one_literal_xl_argument(xen, functional_host, marker, argv_log, tmp_path, label):
+    label = label.replace("MARKER", marker)
+    folder = functional_host.base_dir / "hostile"
+    path = write_config(str(folder), "$(touch MARKER) x;y/vm.cfg".replace("MARKER", marker), label)
+    try:
+        session = xen.create(f"p:{path}")
+        assert session["label"] == label and running(functional_host) == [label]
+        assert ["create", path] in argv_log()  # the path with its "$(", ";" and space: one element
+        assert xen.list(types="xen")[1]["label"] == label
+        result = xen.cancel(f"p:{path},POWEROFF:0")
+        assert result["label"] == label and running(functional_host) == []
+        assert ["shutdown", label] in argv_log() or ["destroy", label] in argv_log(), argv_log()
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_long_label_is_started_and_locked(xen, functional_host, argv_log):
+    label = "l" * 300
+    folder = functional_host.base_dir / "long"
+    write_config(str(folder), "long.cfg", label)
+    try:
+        assert xen.create("f:long/long.cfg")["label"] == label
+        assert running(functional_host) == [label]
+        xen.destroy("f:long/long.cfg")
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_dot_dot_in_base_and_paths_is_refused(xen, functional_host):
+    for address in ("l:tst100,b:../..", "f:../tst100.conf", "p:/etc/xen/../../root/x.cfg"):
+        with pytest.raises(CommandExecutionError, match=r"'\.\.' path components are refused"):
+            xen.create(address)
+    # ENUMERATE's b: / base= name the folders to list, like ctys: any path, ".." only normalized
+    # (limit who may call it, and with which arguments, by ACL: docs/reliability.md).
+    assert xen.enumerate(f"b:{functional_host.base_dir}/xen/..")["base_paths"] == [str(functional_host.base_dir)]
+    assert running(functional_host) == []
+
+
+def test_nul_bytes_in_arguments_are_one_line_errors(xen, loaders, functional_host):
+    xen.create("l:tst100")
+    with pytest.raises(CommandExecutionError, match="cannot create the folder"):
+        xen.cancel("l:tst100", mode="suspend", statefile="/tmp/a\x00b/tst100.save")
+    with pytest.raises(CommandExecutionError, match="invalid file name"):
+        xen.save("l:tst100", statefile=os.path.join(loaders.opts["xen"]["save_dir"], "a\x00b.save"))
+    with pytest.raises(CommandExecutionError, match="NUL byte"):
+        xen.create("l:tst100\x00,connect")
+    with pytest.raises(CommandExecutionError, match="no state file"):
+        xen.restore("/tmp/a\x00b.save")
+    answer = xen.enumerate(base="/tmp/a\x00b")
+    assert answer["configs"] == 0 and "base path not usable" in answer["problems"][0]["reason"]
+    assert running(functional_host) == ["tst100"]
+
+
+def test_symlinked_folder_outside_a_base_path_is_read_as_data_and_nothing_else(xen, functional_host, tmp_path,
+                                                                                marker):
+    """By design (docs/reliability.md) discovery follows folder symlinks: an outside pool linked
+    into a base path is part of the inventory, under the path inside the base path.  Its configs
+    are read, never run, and a linked file that is not a config shows nothing of its content."""
+    pool = tmp_path / "outside-pool"
+    write_config(str(pool), "vm9/vm9.cfg", "vm9")
+    (pool / "vm9" / "payload.cfg").write_text(f"import os\nos.system('touch {marker}')\n", encoding="utf-8")
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$SECRETHASH$:19000::::::\n", encoding="utf-8")
+    link, leak = functional_host.base_dir / "pool", functional_host.base_dir / "leak.conf"
+    link.symlink_to(pool)
+    leak.symlink_to(secret)
+    try:
+        answer = xen.enumerate(cache=False)
+        paths = {record["id"] for record in answer["records"]}
+        assert str(link / "vm9" / "vm9.cfg") in paths, paths
+        assert not any("payload" in path for path in paths)  # not a config: not enumerated
+        assert "SECRETHASH" not in json.dumps(answer)
+        assert xen.resolve("l:vm9")["path"] == str(link / "vm9" / "vm9.cfg")
+    finally:
+        link.unlink()
+        leak.unlink()
+
+
+def test_non_utf8_file_name_does_not_make_returns_unsendable(xen, functional_host):
+    import salt.payload  # pylint: disable=import-outside-toplevel
+
+    folder = os.fsencode(functional_host.base_dir / "odd")
+    os.makedirs(folder, exist_ok=True)
+    odd = os.path.join(folder, b"vm\xff.cfg")
+    with open(odd, "w", encoding="utf-8") as handle:
+        handle.write('#@#MAGICID-XEN\nname = "odd"\nvif = [ "mac=00:16:3e:00:00:0f" ]\n')
+    try:
+        answer = xen.enumerate(cache=False)
+        salt.payload.dumps({"return": answer})  # what the minion does with it
+        assert any(record["id"].endswith("/odd/vm\\xff.cfg") for record in answer["records"]), answer["records"]
+        session = xen.create("l:odd")
+        salt.payload.dumps({"return": session})
+        assert session["config"].endswith("/odd/vm\\xff.cfg") and running(functional_host) == ["odd"]
+        salt.payload.dumps({"return": xen.list()})
+    finally:
+        os.unlink(odd)
+        os.rmdir(folder)
