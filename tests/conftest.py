@@ -48,15 +48,13 @@ for _path in (str(_TESTS.parent / "_utils"), str(_TESTS)):
         sys.path.insert(0, _path)
 
 from harness import (  # noqa: E402  pylint: disable=wrong-import-position
-    FILE_IGNORE_REGEX,
     LOCALHOST,
     MASTER_ID,
     MINION_IDS,
-    REPO,
     SHARED_DIR,
-    UTILS_DIR,
     fileserver_update,
     make_lab_host,
+    repo_master_config,
     reset_lab_host,
     run_json,
     wait_for_minions,
@@ -188,18 +186,7 @@ def pillar_tree(salt_factories_default_root_dir):
 
 @pytest.fixture(scope="session")
 def salt_master(salt_factories, state_tree, pillar_tree):
-    overrides = {
-        "interface": LOCALHOST,
-        "file_roots": {"base": [str(REPO), str(state_tree)]},
-        "pillar_roots": {"base": [str(pillar_tree)]},
-        "runner_dirs": [str(REPO / "_runners")],
-        "outputter_dirs": [str(REPO / "_output")],
-        "utils_dirs": [str(UTILS_DIR)],
-        "file_ignore_regex": FILE_IGNORE_REGEX,
-        # The repository root holds .venv (~15,000 files): walking it for every file-list request
-        # made one sync_all take ~75 s.  Lists are cached; fileserver_update() clears the cache.
-        "fileserver_list_cache_time": 3600,
-    }
+    overrides = repo_master_config(state_tree, pillar_roots={"base": [str(pillar_tree)]})
     factory = salt_factories.salt_master_daemon(MASTER_ID, overrides=overrides)
     with factory.started():
         yield factory
