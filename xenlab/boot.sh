@@ -31,7 +31,7 @@ stop_qemu() {
 }
 trap stop_qemu EXIT
 trap 'stop_qemu; exit 130' INT TERM
-QEMU=(timeout --foreground "$TIMEOUT" qemu-system-x86_64 "${ACC[@]}" -machine pc -smp 2 -m "${MEM:-3072}"
+QEMU=(timeout --foreground "$TIMEOUT" "${XENLAB_QEMU:-qemu-system-x86_64}" "${ACC[@]}" -machine pc -smp 2 -m "${MEM:-3072}"
   -nodefaults -nographic -no-reboot -pidfile "$RUN/qemu.pid"
   -kernel "$LAB/xen" -append "$XEN_CMDLINE"
   -initrd "$LAB/vmlinuz $DOM0_CMDLINE,$RUN/dom0-initrd.img"

@@ -7,12 +7,14 @@
 #   XENLAB_CACHE=/var/cache/saltext-xen-lab  XENLAB_RUN=<dir> (default: a fresh /tmp dir)
 #   XENLAB_ONLY=infra,read,life,stubborn,state,grains,vnc (driver blocks)  MODE=shell (debug shell)
 #   XENLAB_CLI=some|all|min (which steps are a fresh salt-call process; the rest use the warm caller)
+#   XENLAB_RESULTS=<dir> (default xenlab/results)  XENLAB_VNC=1 (image with qemu-system-xen: vnc block)
 #   XENLAB_DEPLOY=pip|sync (the project pip-installed into dom0's Salt, or synced from a file_root)
+#   XENLAB_QEMU=<binary> (default qemu-system-x86_64)  XENLAB_NO_INSTALL=1 (no apt-get of host packages)
 #   plus boot.sh's ACCEL TCG_CPU TIMEOUT MEM DOM0_MEM DEADLINE and build.sh's knobs
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-RES=$HERE/results
+RES=${XENLAB_RESULTS:-$HERE/results}
 T0=$(date +%s)
 export XENLAB_LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say() { echo "[test-xen +$(( $(date +%s) - T0 ))s] $*" >&2; }
@@ -26,19 +28,20 @@ skip() {  # one clear line, recorded; never a pass
 }
 
 # --- can QEMU start at all? (the only reason to skip)
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/null ||
+QEMU_BIN=${XENLAB_QEMU:-qemu-system-x86_64}; export XENLAB_QEMU=$QEMU_BIN
+if ! command -v "$QEMU_BIN" >/dev/null || ! command -v debootstrap >/dev/null ||
    ! command -v zstd >/dev/null || ! command -v lz4 >/dev/null || ! command -v cpio >/dev/null ||
    ! [ -x /bin/busybox ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -z "${XENLAB_NO_INSTALL:-}" ]; then
     say "installing host packages: qemu-system-x86 debootstrap busybox-static cpio zstd lz4"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         qemu-system-x86 debootstrap busybox-static cpio zstd lz4 xz-utils kmod perl; } > /tmp/xenlab-apt.log 2>&1 ||
       say "apt-get failed: $(tail -1 /tmp/xenlab-apt.log)"
   fi
 fi
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed and could not be installed (apt-get qemu-system-x86)"
-probe=$(timeout 5 qemu-system-x86_64 -machine pc -accel tcg -nodefaults -display none -monitor none -serial none -S 2>&1); prc=$?
-[ "$prc" = 124 ] || skip "qemu-system-x86_64 cannot start a TCG machine (exit $prc): $(echo "$probe" | head -1)"
+command -v "$QEMU_BIN" >/dev/null || skip "$QEMU_BIN is not installed and could not be installed (apt-get qemu-system-x86)"
+probe=$(timeout 5 "$QEMU_BIN" -machine pc -accel tcg -nodefaults -display none -monitor none -serial none -S 2>&1); prc=$?
+[ "$prc" = 124 ] || skip "$QEMU_BIN cannot start a TCG machine (exit $prc): $(echo "$probe" | head -1)"
 [ "$(id -u)" = 0 ] || { echo "FAIL real-xen: needs root (debootstrap, chroot)"; printf 'fail\n' > "$RES/status"; exit 1; }
 
 # one lab run at a time on this machine (2 cores, ~3.5 GB per QEMU)

@@ -35,7 +35,7 @@ sys.path[:0] = [os.path.join(REPO, "tests"), os.path.join(REPO, "_utils")]
 def norm_text(text, paths):
     for real, local in paths:
         text = text.replace(local, real)
-    text = re.sub(r"\.partial-\d+", ".partial-PID", text)
+    text = re.sub(r"\.partial-[0-9-]+", ".partial-PID", text)
     text = re.sub(r"0x[0-9a-f]+", "0xN", text)
     text = re.sub(r"\d+(\.\d+)?", "N", text)
     # lab-only values of xl info (the QEMU CPU's clock, the lab's Xen command line)
@@ -175,7 +175,7 @@ def main():
                 notes.append(f"stdout: real {r_out.strip()[:300]!r} vs sim {proc.stdout.strip()[:300]!r}")
             if verb == "save" and proc.returncode == 0 and ".partial-" in local[-1]:
                 # the module saves to <file>.partial-<pid> and renames it after xl succeeded
-                os.rename(local[-1], re.sub(r"\.partial-\d+$", "", local[-1]))
+                os.rename(local[-1], re.sub(r"\.partial-[0-9-]+$", "", local[-1]))
             rows.append((argline, rc, ms, notes))
     finally:
         shutil.rmtree(work, ignore_errors=True)
