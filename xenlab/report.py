@@ -174,11 +174,13 @@ def main():
         handle.write(markdown(data))
     with open(os.path.join(res, "status"), "w") as handle:
         handle.write(status + "\n")
-    captured = os.path.join(raw, "captured")
-    if os.path.isdir(captured):
-        dest = os.path.join(res, "captured")
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(captured, dest)
+    # real outputs kept for corpus tests: the driver's captures, and the trace of every xl call the
+    # project made (xenlab/simdiff.py replays it on tests/xlsim)
+    for name in ("captured", "xltrace"):
+        if os.path.isdir(os.path.join(raw, name)):
+            dest = os.path.join(res, name)
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(os.path.join(raw, name), dest)
 
     for s in steps:
         print(f"  {s['result'].upper():4s} {s['wall_s']:6.1f}s  {s['n']:2d} {s['name']}"

@@ -2,9 +2,9 @@
 """Replay the xl calls the project made against the REAL xl (the lab's xl trace) on the simulated
 host of tests/xlsim, and list where the simulator answers differently.
 
-    python3 xenlab/simdiff.py [RAW_DIR] [--out xenlab/results/simdiff.md]
+    python3 xenlab/simdiff.py [DIR] [--out xenlab/results/simdiff.md]
 
-RAW_DIR is a lab run's dom0 output (default xenlab/results/raw) with ``xltrace/INDEX.tsv`` (one
+DIR holds a lab run's ``xltrace/`` (default xenlab/results, where make test-xen keeps it): ``INDEX.tsv`` (one
 line per xl call: start ns, exit code, wall ms, argv) and ``<start>.out`` / ``<start>.err``.
 The calls are replayed in order on a fresh simulated host (configs from xenlab/dom0/xen, tst101
 set to ignore shutdown requests as the lab's guest does), with the real gaps between calls scaled
@@ -128,7 +128,7 @@ def compare_list(real, sim):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("raw", nargs="?", default=os.path.join(HERE, "results", "raw"))
+    parser.add_argument("raw", nargs="?", default=os.path.join(HERE, "results"))
     parser.add_argument("--out", default=os.path.join(HERE, "results", "simdiff.md"))
     parser.add_argument("--scale", type=float, default=0.1, help="replay gap = real gap x scale (max 3 s)")
     args = parser.parse_args()
