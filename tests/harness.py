@@ -23,6 +23,10 @@ SHARED_DIR = REPO.parent / "shared"
 MINION_IDS = ("lab00", "lab01")
 MASTER_ID = "xen-master"
 LOCALHOST = "127.0.0.1"
+# Level of the daemon log records salt-factories forwards to pytest (shown with a failing test).
+# Its default, debug, ships every record of every daemon through ZMQ into the pytest process:
+# ~15,000 "File matching file_ignore_regex" lines per walk of the repository alone.
+FORWARDED_LOG_LEVEL = "info"
 
 # Paths below the repository root that are never served when it is a file_root.
 FILE_IGNORE_REGEX = [r"(^|/)(\.git|\.venv[^/]*|__pycache__|\.pytest_cache|\.hypothesis|build|dist)(/|$)"]
@@ -45,6 +49,7 @@ def repo_master_config(*extra_file_roots, **overrides):
         "runner_dirs": [str(REPO / "_runners")],
         "outputter_dirs": [str(REPO / "_output")],
         "utils_dirs": [str(UTILS_DIR)],
+        "pytest-master": {"log": {"level": FORWARDED_LOG_LEVEL}},
     }
     config.update(overrides)
     return config
@@ -66,8 +71,13 @@ class LabHost:
 
     @property
     def minion_config(self):
-        """The ``xen:`` options this host's minion runs with."""
-        return {"xen": {"toolstack": "xl", "base_paths": [str(self.base_dir)]}}
+        """The ``xen:`` options this host's minion runs with (and salt-factories' log forwarding
+        at ``FORWARDED_LOG_LEVEL``, on 127.0.0.1)."""
+        return {
+            "xen": {"toolstack": "xl", "base_paths": [str(self.base_dir)]},
+            "interface": LOCALHOST,
+            "pytest-minion": {"log": {"level": FORWARDED_LOG_LEVEL}},
+        }
 
 
 def make_lab_host(root, minion_id):
