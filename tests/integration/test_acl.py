@@ -7,7 +7,9 @@ with one minion ``acl00`` on its own simulated host, configured with
   afterwards) may run ``test.ping``, ``xen.list`` and ``xen.enumerate`` on ``acl*``, nothing else;
 * ``external_auth`` with Salt's ``auto`` backend (accepts any password: a test stand-in for
   ``pam``/``ldap``, same ACL format): ``eauthop`` the same read-only set; ``planner`` may also
-  run ``xen.create`` but only with the argument ``l:tst101``.
+  run ``xen.create`` with the argument pattern ``l:tst101``, ``anchored`` with ``l:tst101$``
+  (Salt matches argument patterns at the start only, and does not check keyword arguments a
+  rule does not name: measured below).
 
 The non-root user runs the real ``salt`` CLI (``runuser -u xenop<N> --``) with a system Python of
 the same minor version as the venv (the venv's own interpreter lives under /root, which other
@@ -104,6 +106,7 @@ def acl_master(salt_factories, operator, acl_root):
         "external_auth": {"auto": {
             "eauthop": [{ACL_TARGET: READ_ONLY}],
             "planner": [{ACL_TARGET: READ_ONLY + [{"xen.create": {"args": ["l:tst101"]}}]}],
+            "anchored": [{ACL_TARGET: READ_ONLY + [{"xen.create": {"args": ["l:tst101$"], "kwargs": {}}}]}],
         }},
     }
     factory = salt_factories.salt_master_daemon("acl-master", defaults={"root_dir": str(acl_root / "master")},
@@ -225,6 +228,23 @@ def test_eauth_arguments_limit_what_may_be_created(acl_master, acl_lab):
     created = with_eauth(acl_master, "planner", "acl00", "xen.create", "l:tst101")
     assert created.returncode == 0 and answer(created)["acl00"]["action"] == "created", created
     assert running(acl_lab) == ["tst100", "tst101"]
+
+
+def test_acl_argument_patterns_match_prefixes_and_let_other_keywords_through(acl_master, acl_lab):
+    """Measured Salt 3008 semantics (salt.utils.minions.CkMinions.match_check / __args_check):
+    an ``args`` pattern is ``re.match``-ed, i.e. anchored at the start only, and keyword arguments
+    the rule does not name are not checked.  So ``l:tst101`` also lets ``l:tst101,PAUSED``
+    through, and ``statefile=`` / ``resume=`` would pass any rule that lists only ``args``:
+    anchor patterns with ``$`` and grant state-file functions to trusted users only."""
+    prefixed = with_eauth(acl_master, "planner", "acl00", "xen.create", "l:tst101,PAUSED")
+    assert prefixed.returncode == 0 and answer(prefixed)["acl00"]["action"] == "created", prefixed
+    assert control.domains(str(acl_lab.state_dir))["tst101"]["paused"] is True
+    assert acl_master.salt_cli().run("xen.destroy", "l:tst101", minion_tgt="acl00").returncode == 0
+
+    assert refused(with_eauth(acl_master, "anchored", "acl00", "xen.create", "l:tst101,PAUSED"))
+    keyword = with_eauth(acl_master, "anchored", "acl00", "xen.create", "l:tst101", "paused=True")
+    assert keyword.returncode == 0 and answer(keyword)["acl00"]["action"] == "created", keyword
+    assert control.domains(str(acl_lab.state_dir))["tst101"]["paused"] is True  # the keyword went through
 
 
 def test_root_is_not_limited(acl_master, acl_lab):
