@@ -4,11 +4,11 @@
 # results read back from the raw tar on the virtio disk out.img.
 #   boot.sh LAB_DIR RUN_DIR       (RUN_DIR holds dom0-initrd.img; gets out.img, serial.log, qemu.pid)
 #   ACCEL=tcg|kvm  TCG_CPU=qemu64,+svm,+npt,model-id=...  MODE=run|shell  MEM=3072 (MiB)
-#   DOM0_MEM=1536M  DEADLINE=540 (s, the in-dom0 driver's budget)  TIMEOUT=DEADLINE+120 (s, QEMU's)
+#   DOM0_MEM=1536M  DEADLINE=660 (s, the in-dom0 driver's budget)  TIMEOUT=DEADLINE+120 (s, QEMU's)
 # QEMU is killed whatever happens (trap on EXIT/INT/TERM, by the pid QEMU wrote itself).
 set -uo pipefail
 LAB=${1:?usage: boot.sh LAB_DIR RUN_DIR}; RUN=${2:?usage: boot.sh LAB_DIR RUN_DIR}
-MODE=${MODE:-run}; DEADLINE=${DEADLINE:-540}; TIMEOUT=${TIMEOUT:-$(( DEADLINE + 120 ))}
+MODE=${MODE:-run}; DEADLINE=${DEADLINE:-660}; TIMEOUT=${TIMEOUT:-$(( DEADLINE + 120 ))}
 ACCEL=${ACCEL:-tcg}
 # TCG: a plain CPU model (-cpu max crashes dom0: xen-lab pitfall 1); +svm,+npt so PVH/HVM DomUs
 # can use HAP (Debian's Xen has no shadow paging: pitfall 2).  /dev/kvm here is kvm_pvm without

@@ -91,9 +91,9 @@ deb $SECMIRROR bookworm-security main
 SRC
 cp /etc/resolv.conf rootfs/etc/resolv.conf
 log "upgrade from bookworm-security (tools == hypervisor point release)"
-chroot rootfs apt-get update -qq
-DEBIAN_FRONTEND=noninteractive chroot rootfs apt-get -y -qq upgrade > /dev/null
-chroot rootfs apt-get clean
+{ chroot rootfs apt-get update -qq &&
+  DEBIAN_FRONTEND=noninteractive chroot rootfs apt-get -y -qq upgrade &&
+  chroot rootfs apt-get clean; } > upgrade.log 2>&1 || { tail -20 upgrade.log >&2; exit 1; }
 : > rootfs/etc/resolv.conf                 # the lab has no network: no resolver at all
 
 log "waiting for the wheels"

@@ -4,7 +4,7 @@
 # driver (Salt inside dom0, against the real xl) and writes /out as a raw tar to /dev/vda, where
 # the host reads it back.  Powers off whatever happens.
 # Kernel command line: lab=run (default) | lab=shell (daemons up, then a root shell on hvc0)
-#                      lab.deadline=<s> (the driver's overall budget, default 540)
+#                      lab.deadline=<s> (the driver's overall budget, default 660)
 #                      lab.only=<blocks> (driver blocks, e.g. infra,read; default all)
 #                      lab.cli=all|some|min (steps run as a fresh salt-call; the rest: warm caller)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -51,7 +51,7 @@ if [ "$(arg lab)" = probe ] && [ -x /root/xenlab/probe.sh ]; then   # developmen
   echo "LAB: probe mode"
   timeout -k 5 "$(arg lab.deadline)" /root/xenlab/probe.sh > /out/probe.txt 2>&1
 fi
-DEADLINE=$(arg lab.deadline); DEADLINE=${DEADLINE:-540}
+DEADLINE=$(arg lab.deadline); DEADLINE=${DEADLINE:-660}
 # where dom0's CPU goes, every 30 s (xentop: per domain; ps: per process in dom0)
 ( while :; do echo "== uptime $(up)"; xentop -b -i 1 2>/dev/null | head -6
     ps -eo pcpu,cputime,rss,args --sort=-pcpu | head -8 | cut -c1-160; sleep 30; done ) > /out/monitor.log 2>&1 &
