@@ -29,6 +29,27 @@ def read_env(path):
     return env
 
 
+def read_xltrace(folder):
+    """The dom0's xl trace (INDEX.tsv + <start>.out/.err) as one list, in call order."""
+    index = os.path.join(folder, "INDEX.tsv")
+    if not os.path.exists(index):
+        return []
+    calls = []
+    with open(index) as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            start, rc, ms, argline = line.rstrip("\n").split("\t", 3)
+            streams = {}
+            for name in ("out", "err"):
+                path = os.path.join(folder, f"{start}.{name}")
+                with open(path, errors="replace") if os.path.exists(path) else open(os.devnull) as stream:
+                    streams[name] = stream.read()
+            calls.append({"start_ns": int(start), "argv": ["xl"] + argline.split(" "), "rc": int(rc),
+                          "ms": int(ms), "stdout": streams["out"], "stderr": streams["err"]})
+    return calls
+
+
 def milestones(serial):
     """Seconds since QEMU start of the boot milestones, from the timestamped serial log."""
     marks = {
@@ -176,11 +197,14 @@ def main():
         handle.write(status + "\n")
     # real outputs kept for corpus tests: the driver's captures, and the trace of every xl call the
     # project made (xenlab/simdiff.py replays it on tests/xlsim)
-    for name in ("captured", "xltrace"):
-        if os.path.isdir(os.path.join(raw, name)):
-            dest = os.path.join(res, name)
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(os.path.join(raw, name), dest)
+    if os.path.isdir(os.path.join(raw, "captured")):
+        dest = os.path.join(res, "captured")
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(os.path.join(raw, "captured"), dest)
+    calls = read_xltrace(os.path.join(raw, "xltrace"))
+    if calls:
+        with open(os.path.join(res, "xltrace.json"), "w") as handle:
+            json.dump(calls, handle, indent=1)
 
     for s in steps:
         print(f"  {s['result'].upper():4s} {s['wall_s']:6.1f}s  {s['n']:2d} {s['name']}"

@@ -3,7 +3,8 @@
 # real Xen 4.17 under QEMU, results read back and summarised.
 #   exit 0 = every step passed, 1 = something failed, 77 = SKIP (QEMU cannot start here at all)
 # Writes xenlab/results/: real-xen-results.json, real-xen-results.md, status (pass|fail|skip),
-# captured/ (real outputs for corpus tests), raw/ (this run's dom0 files, serial log; not committed).
+# captured/ (real outputs for corpus tests), xltrace.json (every xl call the project made, with its
+# real output), raw/ (this run's dom0 files, serial log; not committed).
 #   XENLAB_CACHE=/var/cache/saltext-xen-lab  XENLAB_RUN=<dir> (default: a fresh /tmp dir)
 #   XENLAB_ONLY=infra,read,life,stubborn,state,grains,vnc (driver blocks)  MODE=shell (debug shell)
 #   XENLAB_CLI=some|all|min (which steps are a fresh salt-call process; the rest use the warm caller)

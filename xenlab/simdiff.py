@@ -4,7 +4,8 @@ host of tests/xlsim, and list where the simulator answers differently.
 
     python3 xenlab/simdiff.py [DIR] [--out xenlab/results/simdiff.md]
 
-DIR holds a lab run's ``xltrace/`` (default xenlab/results, where make test-xen keeps it): ``INDEX.tsv`` (one
+DIR holds a lab run's ``xltrace.json`` (default xenlab/results, where make test-xen keeps it) or
+a raw run's ``xltrace/``: ``INDEX.tsv`` (one
 line per xl call: start ns, exit code, wall ms, argv) and ``<start>.out`` / ``<start>.err``.
 The calls are replayed in order on a fresh simulated host (configs from xenlab/dom0/xen, tst101
 set to ignore shutdown requests as the lab's guest does), with the real gaps between calls scaled
@@ -126,6 +127,30 @@ def compare_list(real, sim):
     return notes
 
 
+OUTPUTS = {}
+
+
+def load_calls(folder):
+    """[(start, rc, ms, argline)] from ``xltrace.json`` (kept results) or ``xltrace/`` (a raw run)."""
+    calls = []
+    if os.path.exists(os.path.join(folder, "xltrace.json")):
+        with open(os.path.join(folder, "xltrace.json")) as handle:
+            for call in json.load(handle):
+                calls.append((str(call["start_ns"]), str(call["rc"]), str(call["ms"]), " ".join(call["argv"][1:])))
+                OUTPUTS[call["start_ns"]] = (call["stdout"], call["stderr"])
+        return calls
+    trace = os.path.join(folder, "xltrace")
+    with open(os.path.join(trace, "INDEX.tsv")) as handle:
+        for line in handle:
+            if line.strip():
+                start, rc, ms, argline = line.rstrip("\n").split("\t", 3)
+                calls.append((start, rc, ms, argline))
+                with open(os.path.join(trace, f"{start}.out"), errors="replace") as out, \
+                        open(os.path.join(trace, f"{start}.err"), errors="replace") as err:
+                    OUTPUTS[int(start)] = (out.read(), err.read())
+    return calls
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("raw", nargs="?", default=os.path.join(HERE, "results"))
@@ -134,9 +159,7 @@ def main():
     args = parser.parse_args()
     from xlsim import control  # pylint: disable=import-outside-toplevel
 
-    trace = os.path.join(args.raw, "xltrace")
-    with open(os.path.join(trace, "INDEX.tsv")) as handle:
-        calls = [line.rstrip("\n").split("\t", 3) for line in handle if line.strip()]
+    calls = load_calls(args.raw)
     work = tempfile.mkdtemp(prefix="xenlab-simdiff-")
     try:
         cfgroot = os.path.join(work, "root-xen")
@@ -157,10 +180,7 @@ def main():
                 local = [a.replace(real, mine) for a in local]
             proc = subprocess.run([os.path.join(REPO, "tests", "xlsim", "xl")] + local, env=env,
                                   capture_output=True, text=True, timeout=60)
-            with open(os.path.join(trace, f"{start}.out"), errors="replace") as handle:
-                r_out = handle.read()
-            with open(os.path.join(trace, f"{start}.err"), errors="replace") as handle:
-                r_err = handle.read()
+            r_out, r_err = OUTPUTS[start]
             notes = []
             if int(rc) != proc.returncode:
                 notes.append(f"exit {rc} (real) vs {proc.returncode} (sim)")
