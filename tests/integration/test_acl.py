@@ -39,7 +39,16 @@ import tempfile
 import uuid
 
 import pytest
-from harness import FILE_IGNORE_REGEX, LOCALHOST, REPO, XLSIM_DIR, fileserver_update, make_lab_host, run_cmd, run_json
+from harness import (
+    LOCALHOST,
+    XLSIM_DIR,
+    fileserver_update,
+    make_lab_host,
+    repo_master_config,
+    reset_lab_host,
+    run_cmd,
+    run_json,
+)
 from seedtree import write_seed_tree
 from xlsim import control
 
@@ -97,18 +106,14 @@ def acl_root():
 
 @pytest.fixture(scope="module")
 def acl_master(salt_factories, operator, acl_root):
-    overrides = {
-        "interface": LOCALHOST,
-        "file_roots": {"base": [str(REPO)]},
-        "file_ignore_regex": FILE_IGNORE_REGEX,
-        "fileserver_list_cache_time": 3600,
+    overrides = repo_master_config(**{
         "publisher_acl": {operator: [{ACL_TARGET: READ_ONLY}]},
         "external_auth": {"auto": {
             "eauthop": [{ACL_TARGET: READ_ONLY}],
             "planner": [{ACL_TARGET: READ_ONLY + [{"xen.create": {"args": ["l:tst101"]}}]}],
             "anchored": [{ACL_TARGET: READ_ONLY + [{"xen.create": {"args": ["l:tst101$"], "kwargs": {}}}]}],
         }},
-    }
+    })
     factory = salt_factories.salt_master_daemon("acl-master", defaults={"root_dir": str(acl_root / "master")},
                                                 overrides=overrides)
     with factory.started():
@@ -267,10 +272,19 @@ os.execv({xl!r}, [{xl!r}] + sys.argv[1:])
 """
 
 
+@pytest.fixture(scope="module")
+def clean_lab00(synced_minions, lab_hosts):
+    """lab00 reset before this module's CLI tests and after them (the minions are shared)."""
+    host, opts = lab_hosts["lab00"], synced_minions["lab00"].config
+    reset_lab_host(host, opts)
+    yield host
+    reset_lab_host(host, opts)
+
+
 @pytest.fixture
-def lab00(synced_minions, lab_hosts, tmp_path):
+def lab00(clean_lab00, tmp_path):
     """lab00's host, fresh, with an argv-recording xl in front of the simulator; ``.argvs()``."""
-    host = lab_hosts["lab00"]
+    host = clean_lab00
     control.make_host(str(host.state_dir))
     log = tmp_path / "argv.log"
     shim = host.bin_dir / "xl"

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from harness import run_cmd, run_json
+from harness import reset_lab_host, run_cmd, run_json
 from seedtree import write_seed_tree
 from xlsim import control
 
@@ -33,7 +33,12 @@ SLOW = 2.0  # seconds the simulated xl create / save takes: longer than any stag
 
 @pytest.fixture(scope="module")
 def seed(synced_minions, lab_hosts):
-    return write_seed_tree(lab_hosts[MINION].base_dir)
+    """lab00 reset, with the seed tree; reset again afterwards (its .ctys side files would change
+    other modules' tables: the shared minions outlive this module)."""
+    host, opts = lab_hosts[MINION], synced_minions[MINION].config
+    reset_lab_host(host, opts)
+    yield write_seed_tree(host.base_dir)
+    reset_lab_host(host, opts)
 
 
 @pytest.fixture
