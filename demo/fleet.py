@@ -93,6 +93,7 @@ class Fleet:
             "user": "root",
             "file_roots": {"base": [REPO]},
             "runner_dirs": [os.path.join(REPO, "_runners")],
+            "utils_dirs": [os.path.join(REPO, "_utils")],  # the runner imports the core from there
             "outputter_dirs": [os.path.join(REPO, "_output")],
             "fileserver_list_cache_time": 0,
             "worker_threads": 3,
