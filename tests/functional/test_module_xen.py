@@ -351,3 +351,13 @@ def test_resolve_and_vhost(xen, seed):
     with pytest.raises(CommandExecutionError, match="no DomU matches"):
         xen.resolve("f:xtst100/tst100.conf")
     assert [v["label"] for v in xen.vhost("l:tst104")] == ["tst104"]
+
+
+def test_poweroff_survives_destroy_racing_the_xl_monitor(xen, functional_host):
+    """Real xl 4.17 (real-Xen lab): destroying a domain the xl monitor is already reaping exits 1
+    with ``destroy failed (rc=-15)`` while the domain goes away; that is not a failed poweroff."""
+    control.set_fault(str(functional_host.state_dir), shutdown_seconds=0.1, reap_seconds=5)
+    xen.create("l:tst100")
+    result = xen.cancel("l:tst100,POWEROFF:1")
+    assert result["result"] == "destroyed"
+    assert "tst100" not in domains(functional_host)

@@ -3,17 +3,24 @@
 import time
 
 import pytest
-from harness import poll, run_cmd
+from harness import poll, reset_lab_host, run_cmd
 from seedtree import write_seed_tree
 from xlsim import control
 
 MINION = "lab00"
 
 
+@pytest.fixture(scope="module")
+def clean_after(synced_minions, lab_hosts):
+    """The shared minion outlives this module: leave its host (and xen cache) as new."""
+    yield
+    reset_lab_host(lab_hosts[MINION], synced_minions[MINION].config)
+
+
 @pytest.fixture
-def lab(synced_minions, lab_hosts):
+def lab(synced_minions, lab_hosts, clean_after):
     host = lab_hosts[MINION]
-    control.make_host(host.state_dir)
+    reset_lab_host(host, synced_minions[MINION].config)
     write_seed_tree(host.base_dir)
     return host
 

@@ -13,7 +13,7 @@ import json
 import time
 
 import pytest
-from harness import fileserver_update, run_cmd, run_json
+from harness import fileserver_update, reset_lab_host, run_cmd, run_json
 from xlsim import control
 
 SEED = (  # label, MAC, UUID: the seed's DomUs
@@ -60,7 +60,7 @@ def seed_lab(synced_minions, lab_hosts, lab_root, salt_cli, salt_run_cli):
     configs = {}
     for minion, host in lab_hosts.items():
         # A fresh host: running domains of earlier test modules would change every LIST table.
-        control.make_host(host.state_dir)
+        reset_lab_host(host, synced_minions[minion].config)
         configs[minion] = write_seed_tree(host.base_dir)
     for label in RUNNING_ON_LAB00:
         proc = run_cmd(["xl", "create", configs["lab00"][label]], env=lab_hosts["lab00"].env)

@@ -10,7 +10,7 @@ import shutil
 import textwrap
 
 import pytest
-from harness import REPO, fileserver_update, run_cmd
+from harness import REPO, fileserver_update, reset_lab_host, run_cmd
 from seedtree import SEED_DOMUS, write_seed_tree
 from xlsim import control
 
@@ -64,12 +64,18 @@ def sls_tree(state_tree, synced_minions, salt_run_cli):
     return folder
 
 
+@pytest.fixture(scope="module")
+def clean_after(synced_minions, lab_hosts):
+    """The shared minion outlives this module: leave its host (and xen cache) as new."""
+    yield
+    reset_lab_host(lab_hosts[MINION], synced_minions[MINION].config)
+
+
 @pytest.fixture
-def lab(synced_minions, lab_hosts, sls_tree):
+def lab(synced_minions, lab_hosts, sls_tree, clean_after):
     """lab00 fresh: no domains, the seed's configs, an empty save folder."""
     host = lab_hosts[MINION]
-    control.make_host(host.state_dir)
-    shutil.rmtree(host.base_dir / "backup", ignore_errors=True)
+    reset_lab_host(host, synced_minions[MINION].config)
     configs = write_seed_tree(host.base_dir)
     save_dir = host.root / "save"
     shutil.rmtree(save_dir, ignore_errors=True)
