@@ -74,7 +74,8 @@ class LabHost:
         """The ``xen:`` options this host's minion runs with (and salt-factories' log forwarding
         at ``FORWARDED_LOG_LEVEL``, on 127.0.0.1)."""
         return {
-            "xen": {"toolstack": "xl", "base_paths": [str(self.base_dir)]},
+            # each simulated host keeps its own state files: never the machine's /var/lib/xen/save
+            "xen": {"toolstack": "xl", "base_paths": [str(self.base_dir)], "save_dir": str(self.root / "save")},
             "interface": LOCALHOST,
             "pytest-minion": {"log": {"level": FORWARDED_LOG_LEVEL}},
         }
