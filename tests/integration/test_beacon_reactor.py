@@ -12,7 +12,7 @@ minion on its own simulated host.  Both stop at the end of the module.
 import time
 
 import pytest
-from harness import LOCALHOST, REPO, fileserver_update, make_lab_host, poll, repo_master_config, run_json, wait_for_minions
+from harness import LOCALHOST, fileserver_update, make_lab_host, poll, repo_master_config, run_json, wait_for_minions
 from xlsim import control
 
 MASTER_ID = "xen-reactor-master"
