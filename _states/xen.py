@@ -113,8 +113,8 @@ def running(name, console="none", resume=True, statefile=None, timeout=20):  # p
     if before is None:
         return ret
     state, address = before["state"], _address(name)
-    if state == "running":
-        ret["comment"] = f"DomU {before['label']} is already running"
+    if state in ("running", "starting"):
+        ret["comment"] = f"DomU {before['label']} is already {state}"
         return ret
     if state == "paused":
         steps = [("unpause", "xen.unpause", [address], {})]
@@ -125,7 +125,7 @@ def running(name, console="none", resume=True, statefile=None, timeout=20):  # p
     else:  # crashed, shutdown, dying: the old domain must go before a new one can use the name
         steps = [("destroy", "xen.destroy", [address], {}),
                  ("create", "xen.create", [address], {"console": console})]
-    return _apply(name, ret, before, "running", steps, statefile)
+    return _apply(name, ret, before, "running", steps, statefile, accept={"running", "starting"})
 
 
 def poweroff(name, timeout=20, force=False):
@@ -180,7 +180,7 @@ def paused(name, console="none"):
     if state == "paused":
         ret["comment"] = f"DomU {before['label']} is already paused"
         return ret
-    if state == "running":
+    if state in ("running", "starting"):
         steps = [("pause", "xen.pause", [address], {})]
     elif state == "saved":
         steps = [("restore paused", "xen.create", [address],
@@ -215,7 +215,7 @@ def saved(name, statefile=None):
         ret["result"] = False
         ret["comment"] = f"DomU {before['label']} is off and has no state file {before['statefile']}: nothing to save"
         return ret
-    if state not in ("running", "paused"):
+    if state not in ("running", "starting", "paused"):
         ret["result"] = False
         ret["comment"] = f"DomU {before['label']} is {state}: it cannot be saved"
         return ret
@@ -237,7 +237,7 @@ def mod_watch(name, sfun=None, **kwargs):
     before = _status(name, ret, kwargs.get("statefile"))
     if before is None:
         return ret
-    if before["state"] != "running":
+    if before["state"] not in ("running", "starting"):
         return running(name, console=kwargs.get("console", "none"), resume=kwargs.get("resume", True),
                        statefile=kwargs.get("statefile"))
     address = _address(name)

@@ -85,12 +85,17 @@ class XenHost:
         for config in configs:
             by_label.setdefault(config.label, []).append(config)
         associations = self.associations.load()
+        by_path = {config.path: config for config in configs}
         for domain in domains:
             domain.setdefault("macs", [v.get("mac") for v in domain.get("vifs", ()) if v.get("mac")])
             if domain.get("domid") == 0:
                 domain["config_path"] = ""
                 continue
             domain["config_path"], domain["config_source"] = config_for_domain(domain, associations, by_label)
+            if not domain["macs"] and domain["config_path"] in by_path:
+                # xl list -l leaves a domain out while xl's monitor rebuilds it after a reboot
+                # (real xl): its config still says which MACs it has.
+                domain["macs"] = list(by_path[domain["config_path"]].macs)
         return domains
 
     def resolve_config(self, address, use_cache=True):
@@ -140,7 +145,8 @@ class XenHost:
             "vnc_port": None,
         }
         if domain is not None:
-            result.update(state=domain_state(domain.get("state", "")), domid=domain.get("domid"),
+            result.update(state=domain_state(domain.get("state", ""), domain.get("has_config", True)),
+                          domid=domain.get("domid"),
                           uuid=domain.get("uuid", ""), vnc_port=domain.get("vnc_port"), flags=domain.get("state", ""))
         else:
             result["state"] = "saved" if os.path.isfile(statefile) else "off"
@@ -473,16 +479,20 @@ def _publish_without_overwrite(partial, statefile):
     os.unlink(partial)
 
 
-def domain_state(flags):
+def domain_state(flags, has_config=True):
     """xl's state flags (``r b p s c d``, spec of xl list) -> one word.
 
     Order matters: a paused domain also shows ``b`` or ``r`` on some hosts, and a domain that is
-    shutting down keeps its other flags for a moment.
+    shutting down keeps its other flags for a moment.  A paused domain that ``xl list -l`` cannot
+    describe is being rebuilt by xl's monitor after a reboot (real xl: ``--p---``, Time 0.0,
+    "Fail to get domain configuration"): it is ``starting``, not paused by anyone.
     """
     flags = flags or ""
-    for letter, word in (("d", "dying"), ("c", "crashed"), ("s", "shutdown"), ("p", "paused")):
+    for letter, word in (("d", "dying"), ("c", "crashed"), ("s", "shutdown")):
         if letter in flags:
             return word
+    if "p" in flags:
+        return "paused" if has_config else "starting"
     return "running"  # r (running), b (blocked: idle, waiting for events) or no flag at all
 
 

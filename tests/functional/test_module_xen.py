@@ -368,3 +368,17 @@ def test_poweroff_survives_destroy_racing_the_xl_monitor(xen, functional_host):
     result = xen.cancel("l:tst100,POWEROFF:1")
     assert result["result"] == "destroyed"
     assert "tst100" not in domains(functional_host)
+
+
+def test_a_domu_being_rebuilt_after_reboot_is_starting_and_found_by_mac(xen, functional_host):
+    """Real xl: while the monitor rebuilds a rebooted domain, ``xl list -l`` leaves it out and
+    ``xl list`` shows it paused; it is "starting", and m:MAC still finds it (config's MACs)."""
+    control.set_fault(str(functional_host.state_dir), shutdown_seconds=0, reap_seconds=0, rebuild_seconds=60)
+    xen.create("l:tst100")
+    xen.reboot("l:tst100")
+    deadline = time.monotonic() + 30
+    while xen.status("l:tst100")["state"] != "starting":
+        assert time.monotonic() < deadline, "the rebuilt domain never showed as starting"
+        time.sleep(0.1)
+    assert xen.status(f"m:{TST100_MAC}")["label"] == "tst100"
+    assert xen.cancel(f"m:{TST100_MAC},PAUSE")["label"] == "tst100"

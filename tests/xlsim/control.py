@@ -18,7 +18,7 @@ from xlsim import hoststate
 
 XLSIM_DIR = os.path.dirname(os.path.abspath(__file__))
 FAULT_KEYS = ("latency", "hang", "fail_next", "no_hypervisor", "not_root", "ignore_shutdown", "crash",
-              "shutdown_seconds", "reap_seconds", "min_memory", "pv_triggers")
+              "shutdown_seconds", "reap_seconds", "min_memory", "pv_triggers", "rebuild_seconds")
 
 
 def make_host(state_dir, hostname="dom0", **faults):
@@ -48,7 +48,8 @@ def set_fault(state_dir, **faults):
     latency=seconds or {verb: seconds}; hang=True or [verbs]; fail_next=N with stderr=..., rc=...,
     verbs=[...]; no_hypervisor=True; not_root=True; ignore_shutdown=[names]; crash=[names] or
     {name: seconds}; shutdown_seconds=seconds or {name: seconds}; reap_seconds=seconds;
-    min_memory=MiB; pv_triggers=True (let ``xl trigger`` act on PV guests).
+    min_memory=MiB; pv_triggers=True (let ``xl trigger`` act on PV guests); rebuild_seconds=seconds
+    (how long a restarted domain stays paused and out of ``xl list -l``, default 0.2).
     """
     state_dir = os.fspath(state_dir)
     failure = {key: faults.pop(key) for key in ("stderr", "rc", "verbs") if key in faults}

@@ -22,7 +22,8 @@ def domain_config(config, uuid, created=True):
         data["nics"] = nics
     vnc = vnc_settings(config)
     if vnc["enable"] == TRUE and config.type != "hvm":
-        data["vfbs"] = [{"devid": 0, "vnc": vnc, "sdl": {"enable": FALSE}}]
+        # real xl 4.17 prints an empty sdl object for a PV vfb (xenlab captured-vnc/xl-list-l-tst102-vfb-vnc.json)
+        data["vfbs"] = [{"devid": 0, "vnc": vnc, "sdl": {}}]
         data["vkbs"] = [{"devid": 0}]
     for event, default in (("on_poweroff", "destroy"), ("on_reboot", None), ("on_crash", "destroy")):
         action = getattr(config, event) or ("restart" if event == "on_reboot" else "destroy")

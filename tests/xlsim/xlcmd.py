@@ -278,7 +278,11 @@ def cmd_list(folder, args):
     with hoststate.transaction(folder) as host:
         domains = [find_domain(host, rest[0])] if rest else list(host.domains)
         if "l" in opts or "long" in opts:
-            entries = [{"domid": d["domid"], "config": d["config"] or dom0_config(d)} for d in domains]
+            for domain in (d for d in domains if host.rebuilding(d)):
+                err("libxl: error: libxl_domain.c:2335:retrieve_domain_configuration_lock_acquired: "
+                    f"Domain {domain['domid']}:Fail to get domain configuration")
+            entries = [{"domid": d["domid"], "config": d["config"] or dom0_config(d)}
+                       for d in domains if not host.rebuilding(d)]
             out(render.yajl_dumps(entries))
             out()  # xl-list-l.json ends with an empty line
             return 0
@@ -293,7 +297,8 @@ def cmd_list(folder, args):
 def list_values(host, domain):
     flags = host.flags(domain)
     reason = render.REASON_CODES.get(flags["reason"]) if flags["shutdown"] else None
-    return {"name": domain["name"], "domid": domain["domid"], "memory": domain["memory"], "vcpus": domain["vcpus"],
+    return {"name": host.shown_name(domain), "domid": domain["domid"], "memory": domain["memory"],
+            "vcpus": domain["vcpus"],
             "state": render.state_letters(flags), "time": host.cpu_time(domain), "uuid": domain["uuid"],
             "reason_code": reason}
 
