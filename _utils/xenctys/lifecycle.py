@@ -54,6 +54,8 @@ class HostSettings:
     lock_timeout: float = 120.0
     common_ctys_file: Optional[str] = None
     extra: dict = field(default_factory=dict)
+    # xl info's static part between LISTs (xenctys.staticinfo); None: xl info at every LIST.
+    info_cache_file: Optional[str] = None
 
 
 def _no_events(_action, _data):

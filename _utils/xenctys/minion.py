@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-from xenctys import procscan, records, resolve, sessions
+from xenctys import procscan, records, resolve, sessions, staticinfo
 from xenctys.address import parse_address
 from xenctys.domconfig import normalize_mac
 from xenctys.enumrec import enumerate_records
@@ -118,6 +118,7 @@ def build_host(opts, get, kwargs, fire_event):
         poll_interval=options.poll_interval,
         common_ctys_file=options.common_ctys_file or None,
         extra={"options": options},
+        info_cache_file=os.path.join(folder, "xlinfo.json") if options.cache else None,
     )
     return XenHost(_toolstack(options), settings, fire_event=fire_event, caller=caller_from_kwargs(kwargs))
 
@@ -261,9 +262,10 @@ def list_sessions(host, opts, grains, list_opts="", types=None, cache=None, proc
     """LIST of this host: rows as dicts, or ctys MACHINE lines when ``list_opts`` asks for them."""
     flags, _ = parse_list_opts(list_opts)
     wanted = parse_types(types)
-    xl_info = host.toolstack.info()
-    domains = host.toolstack.list_domains()
-    configs = host.inventory(use_cache=_bool(_given(cache, True))).configs if "xen" in wanted else []
+    use_cache = _bool(_given(cache, True))
+    # The calls run at the same time; xl info only when its static part is not kept yet (or cache=False).
+    domains, xl_info = staticinfo.list_snapshot(host.toolstack, host.settings.info_cache_file, refresh=not use_cache)
+    configs = host.inventory(use_cache=use_cache).configs if "xen" in wanted else []
     scan_clients = host.settings.extra["options"].list_clients and wanted & {"vnc", "tunnel"}
     clients = procscan.client_sessions(proc_root) if scan_clients else []
     rows = sessions.list_records(host_info(host, grains, xl_info), domains, configs,

@@ -27,6 +27,12 @@ What one LIST (:meth:`Toolstack.list_domains`) costs, whatever the number of dom
   So 2 or 3.  (``xl list`` alone has no uuid, ``xl list -l`` no state: 2 is the minimum.)
 * xm: ``xm list --long`` (SXP, state included) = 1 call, + the same optional xenstore-ls.
 
+The independent calls of one LIST (``list -v`` and ``list -l``, and ``xl info`` when
+:meth:`Toolstack.snapshot` asks for it) run at the same time (:meth:`Toolstack.run_all`): the
+LIST waits for the slowest of them, not for their sum.  Each keeps its own timeout, process
+group and typed error, and ``calls`` records them in the order given; xenstore-ls, which depends
+on ``list -l``, follows them.
+
 A domain in ``xl list -v`` without a ``-l`` entry (Domain-0 on some versions, domains whose
 config libxl cannot retrieve) is still listed, with the plain columns only (``has_config``
 False, no MACs).  Domains that appear between the two calls are ignored until the next LIST;
@@ -39,6 +45,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 from xenctys import xlparse
@@ -190,14 +197,38 @@ class Toolstack:
         env["LC_ALL"] = "C"  # the stderr texts we match are the untranslated ones
         return env
 
+    def _argv(self, args):
+        return self.prefix + [self.binary] + [str(a) for a in args]
+
+    def _what(self, args):
+        return f"{self.name} {args[0]}" if args else self.name
+
     def run(self, args, long=False):
         """Run ``<prefix> <xl|xm> args``; return stdout.  Raises a typed ToolstackError on failure."""
-        argv = self.prefix + [self.binary] + [str(a) for a in args]
-        what = f"{self.name} {args[0]}" if args else self.name
-        stdout, stderr, returncode = self._execute(argv, self.long_timeout if long else self.timeout, what)
+        argv = self._argv(args)
+        stdout, stderr, returncode = self._execute(argv, self.long_timeout if long else self.timeout,
+                                                   self._what(args))
         if returncode != 0:
             raise classify_failure(self.name, args, returncode, stderr, argv=argv)
         return stdout
+
+    def run_all(self, arg_lists):
+        """Run several independent queries at the same time; their stdouts, in the order given.
+
+        Each call is a :meth:`run` of its own: same argv, its own ``timeout``, process group and
+        kill on timeout.  All of them have ended (or been killed and reaped) when this returns or
+        raises.  A failure raises the typed error of the first failing call in the order given,
+        as running them one after the other would have.
+        """
+        arg_lists = [list(args) for args in arg_lists]
+        argvs = [self._argv(args) for args in arg_lists]  # prefix and binary resolved here, once
+        outcomes = self._execute_all([(argv, self.timeout, self._what(args)) for args, argv in zip(arg_lists, argvs)])
+        for args, argv, outcome in zip(arg_lists, argvs, outcomes):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome[2] != 0:
+                raise classify_failure(self.name, args, outcome[2], outcome[1], argv=argv)
+        return [outcome[0] for outcome in outcomes]
 
     def _execute(self, argv, timeout, what):
         """Run argv with a timeout; kill its process group on timeout.  -> (stdout, stderr, rc).
@@ -205,6 +236,36 @@ class Toolstack:
         ``what`` names the call in the timeout message ("xl list").
         """
         self.calls.append(list(argv))
+        return self._run_argv(argv, timeout, what)
+
+    def _execute_all(self, jobs):
+        """:meth:`_execute` of several ``(argv, timeout, what)`` at the same time, one thread each.
+
+        -> one ``(stdout, stderr, rc)`` or raised ToolstackError per job, in order.  ``calls``
+        records them in the order given, before any starts.
+        """
+        for argv, _, _ in jobs:
+            self.calls.append(list(argv))
+        outcomes = [None] * len(jobs)
+
+        def one(index):
+            try:
+                outcomes[index] = self._run_argv(*jobs[index])
+            except BaseException as exc:  # pylint: disable=broad-except  # handed to the caller
+                outcomes[index] = exc
+
+        threads = [threading.Thread(target=one, args=(index,), name=f"xenctys-{jobs[index][2]}", daemon=True)
+                   for index in range(1, len(jobs))]
+        for thread in threads:
+            thread.start()
+        if jobs:
+            one(0)  # the first in this thread: one thread fewer to start
+        for thread in threads:
+            thread.join()  # each ends within its own timeout (+ the kill grace): see _kill_group
+        return outcomes
+
+    def _run_argv(self, argv, timeout, what):
+        """The run itself, without recording it in ``calls``: (stdout, stderr, rc)."""
         try:
             proc = subprocess.Popen(  # pylint: disable=consider-using-with  # waited for below
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -242,12 +303,21 @@ class Toolstack:
 
         Costs a constant number of calls, see the module docstring.
         """
+        return self.snapshot()[0]
+
+    def snapshot(self, info=False):
+        """``(list_domains(), info() or None)``: with ``info``, ``xl info`` runs at the same time
+        as the LIST's own calls (one call more, no more wait)."""
         if self.is_xm:
-            domains = [_with_plain_defaults(d) for d in domains_from_sxp(self.run(["list", "--long"]))]
+            args = [["list", "--long"]] + ([["info"]] if info else [])
+            outputs = self.run_all(args)
+            domains = [_with_plain_defaults(d) for d in domains_from_sxp(outputs[0])]
         else:
-            domains = merge_domains(self.list_plain(), self.list_long())
+            args = [["list", "-v"], ["list", "-l"]] + ([["info"]] if info else [])
+            outputs = self.run_all(args)
+            domains = merge_domains(xlparse.parse_xl_list(outputs[0]), xlparse.parse_xl_list_long(outputs[1]))
         self._fill_vnc_ports(domains)
-        return domains
+        return domains, (xlparse.parse_xl_info(outputs[-1]) if info else None)
 
     def _fill_vnc_ports(self, domains):
         """vnc_port of each domain: the config's fixed port, else xenstore's, read in ONE call."""

@@ -409,6 +409,70 @@ def test_one_list_costs_two_calls_whatever_the_number_of_domains(host, count):
     assert [call[1:] for call in ts.calls] == [["list", "-v"], ["list", "-l"]]
 
 
+def test_list_calls_run_at_the_same_time(tmp_path):
+    """Wall time of a LIST is the slowest call's, not the sum: each call takes 0.8 s here."""
+    host = Host(tmp_path, latency={"list": 0.8, "info": 0.8})
+    ts = host.toolstack()
+    started = time.monotonic()
+    domains, info = ts.snapshot(info=True)
+    elapsed = time.monotonic() - started
+    assert [d["name"] for d in domains] == ["Domain-0"] and info["xen_version"] == "4.17.7"
+    assert [call[1:] for call in ts.calls] == [["list", "-v"], ["list", "-l"], ["info"]]  # in order
+    assert 0.8 <= elapsed < 3 * 0.8 - 0.3, elapsed  # sequential would be 2.4 s at least
+
+
+def test_snapshot_without_info_is_list_domains(host):
+    ts = host.toolstack()
+    domains, info = ts.snapshot()
+    assert info is None and [d["name"] for d in domains] == ["Domain-0"]
+    assert [call[1:] for call in ts.calls] == [["list", "-v"], ["list", "-l"]]
+
+
+def test_concurrent_hung_calls_each_time_out_and_leave_no_process(tmp_path):
+    host = Host(tmp_path, hang=["list"])
+    ts = host.toolstack(timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(ToolstackTimeout) as info:
+        ts.snapshot(info=True)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + toolstack_module.KILL_GRACE + 1.0  # both within their own timeout, together
+    assert "xl list did not answer within 1 s" in str(info.value)
+    pids = control.wait_hang_pids(host.state, count=4)
+    assert len(pids) == 4  # two xl processes and their helpers
+    deadline = time.monotonic() + 3
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if alive(pid)]
+
+
+def test_concurrent_failure_raises_the_first_failing_call_in_order(tmp_path, no_system_dirs):
+    folder = tmp_path / "bin"
+    fake_tool(folder, "xl", {
+        "list -v": ("", "nosuchdom is an invalid domain identifier (rc=-6)\n", 1),
+        "list -l": ("[]", "", 0),
+        "info": ("", "xl: cannot init xl context\n", 1)})
+    ts = Toolstack(path=str(folder))
+    with pytest.raises(UnknownDomainError) as info:
+        ts.snapshot(info=True)
+    assert info.value.argv[1:] == ["list", "-v"] and len(ts.calls) == 3
+    fake_tool(folder, "xl", {
+        "list -v": ("Name ID Mem VCPUs\tState\tTime(s)   UUID Reason-Code\tSecurity Label\n", "", 0),
+        "list -l": ("[]", "", 0),
+        "info": ("", "xl: cannot init xl context\n", 1)})
+    with pytest.raises(NoHypervisorError):
+        ts.snapshot(info=True)
+
+
+def test_concurrent_missing_binary_is_toolstack_not_found(tmp_path, no_system_dirs):
+    folder = tmp_path / "bin"
+    xl = fake_tool(folder, "xl", {})
+    ts = Toolstack(path=str(folder))
+    assert ts.binary == xl
+    os.unlink(xl)
+    with pytest.raises(ToolstackNotFound):
+        ts.snapshot(info=True)
+
+
 def test_vnc_with_runtime_ports_costs_one_xenstore_call(host):
     ts = host.toolstack()
     for index in range(3):
