@@ -19,10 +19,12 @@ is not copied: a comment is a comment.
 """
 
 import os
+import re
 
-from xenctys.cfgsyntax import DEFAULT_MAX_BYTES, parse_number, parse_text, read_config_text
+from xenctys.cfgsyntax import DEFAULT_MAX_BYTES, decode_config_bytes, parse_number, parse_text, read_config_text
 from xenctys.ctyskeys import collect_ctys_keys
 from xenctys.domconfig import DomUConfig, Vif, normalize_mac
+from xenctys.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_BYTES", "read_config", "parse_spec", "redact"]
 
@@ -33,18 +35,28 @@ REDACTED = "***"
 _SECRET_WORDS = ("passw", "passphrase", "secret")
 
 
-def read_config(path, sidecars=True, common_file=None, max_bytes=DEFAULT_MAX_BYTES):
+def read_config(path, sidecars=True, common_file=None, max_bytes=DEFAULT_MAX_BYTES, data=None, info=None,
+                listings=None):
     """Read one DomU config file (xl or xm syntax) and its ctys side files as a :class:`DomUConfig`.
 
     ``sidecars``: also read the ``.ctys`` side files of spec §8.1; ``common_file``: the common
     ctys file consulted last (ctys: ``ctyskeys.DEFAULT_COMMON_FILE``; None: none).  Raises
     :class:`~xenctys.errors.ConfigError` for a file that is unreadable, not a regular file, larger
     than ``max_bytes``, binary (NUL bytes), or neither xl nor xm syntax.
+
+    For a caller that has read the file already (discovery): ``data`` its bytes and ``info`` the
+    ``os.stat_result`` they were read with (then the file is not opened again), ``listings`` a
+    mapping folder -> set of names it listed (a side file not listed is not opened).
     """
     path = os.path.abspath(path)  # ctys: the ID of a VM is its config's absolute path
-    text, info = read_config_text(path, max_bytes)
+    if data is None or info is None:
+        text, info = read_config_text(path, max_bytes)
+    elif len(data) > max_bytes:
+        raise ConfigError(path, 0, f"larger than {max_bytes} bytes")
+    else:
+        text = decode_config_bytes(data, path)
     parsed = parse_text(text, path)
-    keys = collect_ctys_keys(path, parsed.ctys, sidecars, common_file, max_bytes)
+    keys = collect_ctys_keys(path, parsed.ctys, sidecars, common_file, max_bytes, listings=listings)
     config = DomUConfig(path=path, syntax=parsed.syntax, mtime=info.st_mtime, size=info.st_size,
                         ctys={key: redact(key, value) for key, value in keys.values.items()},
                         ctys_ips=keys.ips, magic=list(dict.fromkeys(marker for marker, _ in parsed.markers)),
@@ -204,9 +216,13 @@ def _redact_spec(spec):
     return ",".join(parts)
 
 
+# ASCII-only case folding is exactly "in text.lower()" for these ASCII words: no other character
+# lower-cases to one of their letters.  One C-level search per value (redact runs for every value).
+_SECRET = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE | re.ASCII)
+
+
 def _mentions_secret(text):
-    lowered = text.lower()  # "in" on a lowered copy: several times faster than a regex search
-    return any(word in lowered for word in _SECRET_WORDS)
+    return _SECRET.search(text) is not None
 
 
 def _as_int(value):

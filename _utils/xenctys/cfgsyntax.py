@@ -115,27 +115,42 @@ def read_config_text(path, max_bytes=DEFAULT_MAX_BYTES, missing_ok=False):
     With ``missing_ok`` a file that does not exist gives ``None`` (side files are optional).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        data, info = read_file_bytes(path, max_bytes)
     except (FileNotFoundError, NotADirectoryError):
         if missing_ok:
             return None
         raise ConfigError(path, 0, "not readable: no such file") from None
+    except NotRegularFile:
+        raise ConfigError(path, 0, "not a regular file") from None
     except OSError as err:
         raise ConfigError(path, 0, f"not readable: {err.strerror or err}") from None
+    if data is None or len(data) > max_bytes:
+        raise ConfigError(path, 0, f"larger than {max_bytes} bytes")
+    return decode_config_bytes(data, path), info
+
+
+class NotRegularFile(OSError):
+    """:func:`read_file_bytes` opened a FIFO, device or folder (and read nothing)."""
+
+
+def read_file_bytes(path, max_bytes=DEFAULT_MAX_BYTES):
+    """``(data, os.stat_result)`` of a file, read defensively; shared by discovery and the reader.
+
+    Opened non-blocking (a FIFO put in place of a file cannot hang the caller) and checked to be a
+    regular file (:class:`NotRegularFile` otherwise).  ``data`` is None when ``fstat`` says the file
+    is larger than ``max_bytes`` (nothing is read), else up to ``max_bytes + 1`` bytes: one byte
+    more tells a file that grew after its stat.  ``OSError`` for what the file system refuses.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(path, 0, "not a regular file")
+            raise NotRegularFile(0, "not a regular file")
         if info.st_size > max_bytes:
-            raise ConfigError(path, 0, f"larger than {max_bytes} bytes")
-        data = _read_at_most(fd, max_bytes + 1)  # one byte more tells a file that grew meanwhile
-    except OSError as err:
-        raise ConfigError(path, 0, f"not readable: {err.strerror or err}") from None
+            return None, info
+        return _read_at_most(fd, max_bytes + 1), info
     finally:
         os.close(fd)
-    if len(data) > max_bytes:
-        raise ConfigError(path, 0, f"larger than {max_bytes} bytes")
-    return decode_config_bytes(data, path), info
 
 
 def _read_at_most(fd, limit):
@@ -264,8 +279,60 @@ def parse_number(text):
         return text
 
 
+# The fast path: a file made only of lines "KEY = 'string'", "KEY = number", "KEY = ['s', ...]"
+# (strings without backslashes), blank lines and comments -- nearly every real config -- is read
+# by one regex pass; anything else (";", "+=", escapes, lists over several lines or holding numbers,
+# syntax errors ...) goes through the full lexer and parser below, which give the same result for
+# these simple lines.  One match per line: every alternative stops at the line's "\n" (or the end).
+_XL_BLANK = r"[ \t\r\f\v]*"
+_XL_SIMPLE_STRING = r"'[^'\\\n]*'|\"[^\"\\\n]*\""
+_XL_SIMPLE_LINE = (
+    _XL_BLANK + r"(?:([A-Za-z_][A-Za-z0-9_.]*)" + _XL_BLANK + "=" + _XL_BLANK
+    + r"(" + _XL_SIMPLE_STRING + r"|[0-9][0-9a-fA-FxX]*"
+    + r"|\[" + _XL_BLANK + r"(?:(?:" + _XL_SIMPLE_STRING + r")" + _XL_BLANK + r"," + _XL_BLANK + r")*"
+    + r"(?:" + _XL_SIMPLE_STRING + r")?" + _XL_BLANK + r"\])" + _XL_BLANK + r")?(?:\#[^\n]*)?"
+)
+_XL_SIMPLE_LINES = re.compile(_XL_SIMPLE_LINE + r"(?:\n|\Z)")
+_XL_SIMPLE_ITEM = re.compile(r"'([^'\n]*)'|\"([^\"\n]*)\"")
+
+
+def _parse_xl_simple(text):
+    """The :class:`ParsedConfig` of a text made only of simple lines; None when it is not one."""
+    parsed = ParsedConfig(SYNTAX_XL)
+    settings, lines = parsed.settings, parsed.lines
+    pos, end, line = 0, len(text), 0
+    match = _XL_SIMPLE_LINES.match
+    while pos < end:  # one match per line: a match cannot cross a newline
+        found = match(text, pos)
+        if found is None:
+            return None
+        line += 1
+        pos = found.end()
+        key, token = found.groups()
+        if key is None:
+            continue
+        first = token[0]
+        if first == "'" or first == '"':  # pylint: disable=consider-using-in
+            value = token[1:-1]
+        elif first == "[":
+            value = [single or double for single, double in _XL_SIMPLE_ITEM.findall(token)]
+        else:
+            value = parse_number(token)
+        settings[key] = value
+        lines[key] = line
+    return parsed
+
+
 def _parse_xl(text):
     """The settings of an xl file; ``_SyntaxProblem`` where the text stops being xl."""
+    parsed = _parse_xl_simple(text)
+    if parsed is not None:
+        return parsed
+    return _parse_xl_full(text)
+
+
+def _parse_xl_full(text):
+    """:func:`_parse_xl` through the full lexer and parser (any xl file)."""
     tokens = _xl_tokens(text)
     parsed = ParsedConfig(SYNTAX_XL)
     pos = 0

@@ -54,15 +54,20 @@ def sidecar_paths(config_path, common_file=None):
     return [path for path in dict.fromkeys(candidates) if path != config_path]
 
 
-def collect_ctys_keys(config_path, config_lines, sidecars=True, common_file=None, max_bytes=DEFAULT_MAX_BYTES):
+def collect_ctys_keys(config_path, config_lines, sidecars=True, common_file=None, max_bytes=DEFAULT_MAX_BYTES,
+                      listings=None):
     """Merge the config's own ``#@#`` lines with those of its side files (when ``sidecars``).
 
     ``config_lines``: the config's :class:`~xenctys.cfgsyntax.CtysLine` list.  A side file that
-    cannot be read is a warning, not an error: the config itself is fine.
+    cannot be read is a warning, not an error: the config itself is fine.  ``listings``: folder ->
+    set of the names in it, as the caller listed them; a side file in such a folder whose name is
+    not listed counts as absent without a system call.
     """
     files = [(config_path, config_lines)]
     keys = CtysKeys()
     for path in sidecar_paths(config_path, common_file) if sidecars else ():
+        if listings and not listed(path, listings):
+            continue
         try:
             text_and_info = read_config_text(path, max_bytes, missing_ok=True)
         except ConfigError as err:
@@ -76,6 +81,13 @@ def collect_ctys_keys(config_path, config_lines, sidecars=True, common_file=None
     _check_macs(keys)
     keys.ips = ip_entries(keys.values)
     return keys
+
+
+def listed(path, listings):
+    """False when ``listings`` (folder -> set of names) knows ``path``'s folder and not its name."""
+    folder, _, name = path.rpartition("/")
+    names = listings.get(folder or "/")
+    return names is None or name in names
 
 
 def _merge(files, keys):

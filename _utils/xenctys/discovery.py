@@ -28,6 +28,7 @@ import operator
 import os
 import re
 import stat
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from typing import List
 from xenctys import invcache
 from xenctys.address import expand_base_paths
 from xenctys.cfgreader import read_config
+from xenctys.cfgsyntax import NotRegularFile, read_file_bytes
 from xenctys.ctyskeys import sidecar_paths
 from xenctys.errors import ConfigError
 from xenctys.resolve import ConfigFacts, config_facts
@@ -133,6 +135,7 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
     with invcache.gc_paused():  # thousands of records, no cycles: see invcache.gc_paused
         for base in bases:
             _walk_base(base, run)
+        _examine_pending(run)
         problems.extend(run.problems)
         if caching and run.changed(bases):
             problems.extend(invcache.save_entries(
@@ -185,6 +188,7 @@ class _Run:
         self.memo = invcache.StatMemo(self.listings)
         self.visited_dirs = set()  # (st_dev, st_ino) of every folder walked
         self.files = {}  # (st_dev, st_ino) -> the one path kept for that file
+        self.pending = {}  # path -> (mtime_ns, size) of every file to examine (read) after the walk
         self.entries = {}  # path -> cache entry, for every candidate file met
         self.configs = {}  # path -> (ConfigFacts, DomUConfig or packed bytes) of every accepted file
         self.problems = []
@@ -197,6 +201,7 @@ class _Run:
 
     def forget(self, path):
         """Drop what was recorded for ``path`` (a symlink path superseded by the real one)."""
+        self.pending.pop(path, None)
         self.entries.pop(path, None)
         self.configs.pop(path, None)
         self.problems[:] = [problem for problem in self.problems if problem["path"] != path]
@@ -304,7 +309,12 @@ def _examine_candidate(entry, run, neighbourhood_unchanged=False):
     file_signature = (stat_result.st_mtime_ns, stat_result.st_size)
     cached = run.old_entries.get(path)
     if cached is None or not _reuse(path, cached, file_signature, run, neighbourhood_unchanged):
-        _examine_file(path, file_signature, run)
+        run.pending[path] = file_signature  # examined after the walk: see _examine_pending
+        return
+    _report(path, run)
+
+
+def _report(path, run):
     result = run.entries[path]
     if result[invcache.STATUS] == invcache.STATUS_PROBLEM:
         run.problem(path, result[invcache.REASON])
@@ -356,6 +366,104 @@ def _watched_files(path, sources, common_file):
     return [other for other in dict.fromkeys(list(sources) + sidecar_paths(path, common_file)) if other != path]
 
 
+# --- examining the files the cache could not answer for -----------------------------------------
+
+# Below this many files to examine the serial path is taken: starting worker processes costs more.
+PARALLEL_MIN_FILES = 500
+# Files per task handed to a worker: large enough that the per-task cost is small, small enough
+# that the workers finish together.
+PARALLEL_CHUNK_FILES = 250
+_FORKED_RUN = None  # the run a forked worker examines files for (set only while the pool runs)
+
+
+def _examine_pending(run):
+    """Examine the files met by the walk that the cache had no answer for, in path order.
+
+    Many files (a cold run on a big dom0) are read and parsed by worker processes, one per CPU
+    (:func:`_examine_in_parallel`); the results, problems and counters are the same as the serial
+    path's, which is taken for few files, on one CPU, or whenever the parallel one is unavailable.
+    """
+    paths = sorted(run.pending)
+    if not (len(paths) >= PARALLEL_MIN_FILES and _examine_in_parallel(paths, run)):
+        for path in paths:
+            _examine_file(path, run.pending[path], run)
+    for path in paths:
+        _report(path, run)
+    run.pending.clear()
+
+
+def _parallel_workers():
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return cpus
+
+
+def _examine_in_parallel(paths, run):
+    """Examine ``paths`` in forked worker processes; False (nothing recorded) when that cannot be done.
+
+    Only the ``fork`` start method is used: a worker inherits the run (folder listings, settings)
+    and the imported modules, so it starts in about a millisecond and nothing is pickled but
+    paths and results.  Forking a process that runs other threads could copy a lock held by one of
+    them, so a process with other threads (a Salt minion running jobs as threads) stays serial;
+    the workers themselves only read files and build records, and take no lock of ours.  Every
+    worker has exited when this returns (the pool is shut down), whatever happened.
+    """
+    global _FORKED_RUN  # pylint: disable=global-statement
+    workers = min(_parallel_workers(), -(-len(paths) // PARALLEL_CHUNK_FILES))
+    if workers < 2 or threading.active_count() > 1:
+        return False
+    try:
+        import multiprocessing  # pylint: disable=import-outside-toplevel
+        from concurrent.futures import ProcessPoolExecutor  # pylint: disable=import-outside-toplevel
+
+        context = multiprocessing.get_context("fork")
+    except (ImportError, ValueError):  # no fork on this platform, or no multiprocessing at all
+        return False
+    size = max(min(PARALLEL_CHUNK_FILES, -(-len(paths) // (workers * 4))), 1)
+    chunks = [[(path, run.pending[path]) for path in paths[start:start + size]]
+              for start in range(0, len(paths), size)]
+    _FORKED_RUN = run
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = list(pool.map(_examine_chunk, chunks))
+    except Exception:  # pylint: disable=broad-except  # no fork, daemonic process, a worker died...
+        return False
+    finally:
+        _FORKED_RUN = None
+    for chunk_results in results:
+        for path, entry, facts, blob, parsed in chunk_results:
+            run.examined += 1
+            run.parsed += parsed
+            run.entries[path] = entry
+            if facts is not None:
+                run.configs[path] = (facts, blob)
+    return True
+
+
+def _examine_chunk(chunk):
+    """In a worker: examine ``(path, signature)`` pairs like :func:`_examine_file`; return for each
+    ``(path, cache entry, facts or None, packed config or None, 1 when parsed else 0)``."""
+    parent = _FORKED_RUN
+    run = _Run({}, {}, parent.max_bytes, parent.common_file, parent.caching)
+    run.listings = parent.listings
+    run.memo = invcache.StatMemo(run.listings)
+    results = []
+    with invcache.gc_paused():
+        for path, file_signature in chunk:
+            parsed = run.parsed
+            _examine_file(path, file_signature, run)
+            entry = run.entries.pop(path)
+            facts, blob = None, None
+            if path in run.configs:
+                facts, config = run.configs.pop(path)
+                facts = tuple(facts)
+                blob = entry[invcache.CONFIG] if run.caching else invcache.pack_config(config)
+            results.append((path, entry, facts, blob, run.parsed - parsed))
+    return results
+
+
 # --- examining one file --------------------------------------------------------------------------
 
 
@@ -364,10 +472,12 @@ def _examine_file(path, file_signature, run):
     run.examined += 1
     scanned_ns = time.time_ns()
     reason = f"larger than {run.max_bytes} bytes: not read" if file_signature[1] > run.max_bytes else ""
-    data = b""
+    data, info = b"", None
     if not reason:
         try:
-            data = _read_bytes(path, run.max_bytes)
+            data, info = _read_bytes(path, run.max_bytes)
+        except NotRegularFile:  # a FIFO or device put in place of the file after its stat
+            reason = "not a regular file (device, FIFO or socket): not read"
         except OSError as err:
             reason = f"not readable: {_reason(err)}"
     reason = reason or _content_reason(data, run.max_bytes)
@@ -378,21 +488,22 @@ def _examine_file(path, file_signature, run):
     if not accepted:
         run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_REJECTED, reason=why)
         return
-    _parse_file(path, file_signature, scanned_ns, run)
+    _parse_file(path, file_signature, scanned_ns, run, data, info)
 
 
 def _content_reason(data, max_bytes):
-    if len(data) > max_bytes:  # it grew after its stat
+    if data is None or len(data) > max_bytes:  # None: its fstat says it grew after its stat
         return f"larger than {max_bytes} bytes: not read"
     if b"\x00" in data:
         return "binary file (NUL bytes): not a DomU config"
     return ""
 
 
-def _parse_file(path, file_signature, scanned_ns, run):
+def _parse_file(path, file_signature, scanned_ns, run, data=None, info=None):
     run.parsed += 1
     try:
-        config = _parse(path, run.max_bytes, run.common_file)
+        config = read_config(path, sidecars=True, common_file=run.common_file, max_bytes=run.max_bytes,
+                             data=data, info=info, listings=run.listings)
     except ConfigError as err:
         run.entries[path] = invcache.make_entry(file_signature, scanned_ns, invcache.STATUS_PROBLEM,
                                                 reason=f"not parsed: {err.reason}")
@@ -414,27 +525,9 @@ def _parse_file(path, file_signature, scanned_ns, run):
                                             facts=facts, watched=watched, memo=run.memo)
 
 
-def _parse(path, max_bytes, common_file):
-    """Hand one accepted file to the config reader (which reads it again: it takes a path only)."""
-    return read_config(path, sidecars=True, common_file=common_file, max_bytes=max_bytes)
-
-
 def _read_bytes(path, max_bytes):
-    """Up to ``max_bytes + 1`` bytes of the file (one more tells "too large" when it grew)."""
-    # O_NONBLOCK: should a FIFO replace the file after its stat, opening it must not hang the walk.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        chunks = []
-        remaining = max_bytes + 1
-        while remaining > 0:
-            chunk = os.read(fd, remaining)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    """``(data, stat)`` of one candidate, read once: the ctys filter and the reader share them."""
+    return read_file_bytes(path, max_bytes)
 
 
 # --- helpers -------------------------------------------------------------------------------------

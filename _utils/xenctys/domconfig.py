@@ -5,6 +5,7 @@ return values) without losing anything.
 """
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -13,10 +14,11 @@ def normalize_mac(mac):
     """``00-50-56-13-11-4A`` / ``00:50:56:13:11:4a`` -> ``00:50:56:13:11:4a``; None when malformed."""
     if not isinstance(mac, str):
         return None
-    parts = mac.strip().replace("-", ":").split(":")
-    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
-        return None
-    return ":".join(p.lower() for p in parts)
+    mac = mac.strip().replace("-", ":")
+    return mac.lower() if _MAC.fullmatch(mac) else None
+
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")  # ASCII hex digits only, as before
 
 
 def normalize_uuid(uuid):

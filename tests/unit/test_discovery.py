@@ -570,3 +570,114 @@ def test_common_file_appearing_is_seen(home, tmp_path, counted):
     inventory = discover("~/xen", cache_file=str(cache_file), common_file=str(common))
     assert inventory.parsed == 3
     assert {config.ctys.get("OS") for config in inventory.configs} == {"Linux"}
+
+
+# --- many files: parsed by worker processes ----------------------------------------------------------
+
+
+def _mixed_tree(root, count=60):
+    """Configs (some with side files, one xm, one broken, one binary), rejected files, a symlink."""
+    for index in range(count):
+        folder = root / f"f{index % 7}"
+        mac = f"00:16:3e:00:{index // 256:02x}:{index % 256:02x}"
+        extra = "#@#MAGICID-XEN\n" if index % 5 == 0 else ""
+        _write(folder / f"vm{index}.cfg", _xl(f"vm{index}", mac, extra))
+        if index % 9 == 0:
+            _write(folder / f"vm{index}.ctys", f'#@#MAGICID-IGNORE\n#@#IP0 = "10.0.{index}.1%255.255.255.0"\n')
+    _write(root / "f1" / "old.cfg", "#@#MAGICID-XEN\nname = 'old'\nmemory = 256 + 256\nimport os\n")
+    _write(root / "f2" / "broken.cfg", "#@#MAGICID-XEN\nname = 'unterminated\nmemory = [1,\n")
+    _write(root / "f3" / "disk.conf", b"#@#MAGICID-XEN\n\x00\x01", mode="wb")
+    _write(root / "f4" / "notes.conf", "just = 'notes'\n")
+    _write(root / "f5.ctys", '#@#DIST = "Debian"\n')  # the folder side file of every config in f5
+    os.symlink(root / "f0" / "vm0.cfg", root / "f6" / "alias.cfg")
+    for folder, _, names in os.walk(root):
+        for name in names:  # out of the cache's racy window
+            os.utime(os.path.join(folder, name), (1_600_000_000.5, 1_600_000_000.5), follow_symlinks=False)
+
+
+def _as_data(inventory):
+    return ([invcache.config_to_dict(config) for config in inventory.configs], inventory.problems,
+            inventory.parsed, inventory.from_cache)
+
+
+def test_parallel_parse_gives_what_the_serial_parse_gives(tmp_path, monkeypatch):
+    _mixed_tree(tmp_path / "xen")
+    base = [str(tmp_path / "xen")]
+    monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 10**9)
+    serial = discover(base, cache_file=str(tmp_path / "serial.msgpack"))
+    monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(discovery, "PARALLEL_CHUNK_FILES", 7)
+    monkeypatch.setattr(discovery, "_parallel_workers", lambda: 3)
+    forked = []
+    real_chunk = discovery._examine_in_parallel  # pylint: disable=protected-access
+    monkeypatch.setattr(discovery, "_examine_in_parallel", lambda paths, run: forked.append(len(paths))
+                        or real_chunk(paths, run))
+    parallel = discover(base, cache_file=str(tmp_path / "parallel.msgpack"))
+    assert forked and discovery._FORKED_RUN is None  # pylint: disable=protected-access
+    assert _as_data(parallel) == _as_data(serial)
+    assert [tuple(f) for f in parallel.configs.facts()] == [tuple(f) for f in serial.configs.facts()]
+    assert any(p["reason"].startswith("not parsed: ") for p in parallel.problems)
+    # the caches written either way answer the same warm run, with nothing read
+    for name in ("serial", "parallel"):
+        warm = discover(base, cache_file=str(tmp_path / f"{name}.msgpack"))
+        assert warm.parsed == 0 and _as_data(warm)[:2] == _as_data(serial)[:2]
+    # without a cache as well
+    assert _as_data(discover(base, use_cache=False))[:3] == _as_data(serial)[:3]
+
+
+def test_parallel_parse_falls_back_to_serial(tmp_path, monkeypatch):
+    _mixed_tree(tmp_path / "xen", count=20)
+    base = [str(tmp_path / "xen")]
+    expected = _as_data(discover(base))
+    monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(discovery, "_parallel_workers", lambda: 2)
+    import multiprocessing  # pylint: disable=import-outside-toplevel
+
+    def no_fork(method):
+        raise ValueError(f"cannot find context for {method!r}")
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    assert _as_data(discover(base)) == expected  # no fork on this platform
+
+
+def test_parallel_parse_falls_back_when_a_worker_dies(tmp_path, monkeypatch):
+    _mixed_tree(tmp_path / "xen", count=20)
+    base = [str(tmp_path / "xen")]
+    expected = _as_data(discover(base))
+    monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(discovery, "PARALLEL_CHUNK_FILES", 3)
+    monkeypatch.setattr(discovery, "_parallel_workers", lambda: 2)
+    monkeypatch.setattr(discovery, "_examine_chunk", lambda chunk: os._exit(3))  # pylint: disable=protected-access
+    assert _as_data(discover(base)) == expected
+    assert discovery._FORKED_RUN is None  # pylint: disable=protected-access
+
+
+def test_parallel_parse_stays_serial_beside_other_threads(tmp_path, monkeypatch):
+    import threading  # pylint: disable=import-outside-toplevel
+
+    _mixed_tree(tmp_path / "xen", count=20)
+    monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(discovery, "_parallel_workers", lambda: 2)
+    started = []
+    real_context = __import__("multiprocessing").get_context
+    monkeypatch.setattr(__import__("multiprocessing"), "get_context", lambda m: started.append(m) or real_context(m))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        inventory = discover([str(tmp_path / "xen")])
+    finally:
+        stop.set()
+        other.join()
+    assert started == [] and inventory.parsed > 0
+
+
+def test_discovery_reads_each_file_once_and_opens_no_absent_side_file(tmp_path, monkeypatch):
+    _mixed_tree(tmp_path / "xen", count=20)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *args, **kw: opened.append(path) or real_open(path, *args, **kw))
+    inventory = discover([str(tmp_path / "xen")])
+    assert inventory.configs and all(opened.count(config.path) == 1 for config in inventory.configs)
+    assert all(os.path.exists(path) for path in opened)  # no open of a side file that is not there
+    assert str(tmp_path / "xen" / "f5.ctys") in opened  # the folder side file is read

@@ -460,3 +460,43 @@ def test_large_python_config_is_refused_before_python_parses_it(tmp_path):
     outcome, seconds, peak = read_measured(path, DEFAULT_MAX_BYTES)
     assert "characters for xm (Python) syntax" in outcome, outcome
     assert peak < 64 << 20, f"peak {peak >> 20} MiB"
+
+
+# --- the xl fast path --------------------------------------------------------------------------------
+
+simple_xl_lines = st.builds(
+    lambda key, blank, value, tail: f"{key}{blank}={blank}{value}{tail}",
+    identifiers, st.sampled_from(["", " ", "\t", " \r"]),
+    st.one_of(xl_strings, xl_numbers, st.lists(xl_strings, max_size=4).map(lambda items: "[ " + ", ".join(items) + " ]"),
+              st.lists(xl_strings, max_size=3).map(lambda items: "[" + ",".join(items) + ",]")),
+    st.sampled_from(["", " ", " # comment", "#c", ";", " x"]),
+)
+simple_xl_configs = st.builds(_joined, st.lists(st.one_of(simple_xl_lines, simple_xl_lines, ctys_lines, other_lines),
+                                                max_size=25), st.sampled_from(["\n", "\n", "\r\n", ";"]))
+
+
+def _full_or_problem(text):
+    from xenctys import cfgsyntax  # pylint: disable=import-outside-toplevel
+    try:
+        return cfgsyntax._parse_xl_full(text)  # pylint: disable=protected-access
+    except cfgsyntax._SyntaxProblem as problem:  # pylint: disable=protected-access
+        return ("problem", problem.line, problem.reason)
+
+
+@FIXED_SEED
+@given(st.one_of(simple_xl_configs, xl_configs, st.sampled_from(CORPUS_TEXTS or (FALLBACK_CONFIG,))))
+def test_xl_fast_path_reads_what_the_full_parser_reads(text):
+    from xenctys import cfgsyntax  # pylint: disable=import-outside-toplevel
+    fast = cfgsyntax._parse_xl_simple(text)  # pylint: disable=protected-access
+    if fast is not None:  # None: not simple, the full parser decides (errors included)
+        assert fast == _full_or_problem(text)
+
+
+def test_xl_fast_path_takes_the_common_configs():
+    from xenctys import cfgsyntax  # pylint: disable=import-outside-toplevel
+    text = FALLBACK_CONFIG + "# comment\n\n  memory = 0x20 # hex\nextra='a#b'\nvif = []\r\n"
+    fast = cfgsyntax._parse_xl_simple(text)  # pylint: disable=protected-access
+    assert fast is not None and fast == cfgsyntax._parse_xl_full(text)  # pylint: disable=protected-access
+    assert fast.settings["memory"] == 32 and fast.settings["extra"] == "a#b" and fast.lines["vif"] == 14
+    for other in ("a = 1; b = 2\n", "a += 'x'\n", "a = 'x\\n'\n", "a = [\n'x']\n", "a = [1]\n", "a = -1\n"):
+        assert cfgsyntax._parse_xl_simple(other) is None  # pylint: disable=protected-access
