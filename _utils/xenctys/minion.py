@@ -244,6 +244,12 @@ def host_info(host, grains, xl_info=None):
     }
 
 
+def runtime_vnc_port(vnc):
+    """Whether a config's VNC settings leave the port to be chosen at run time (``vncunused``,
+    libxl's default), so that only xenstore knows it (as xlparse.vnc_settings decides it)."""
+    return _bool(vnc.get("vnc", 0)) and _bool(vnc.get("vncunused", 1))
+
+
 def parse_types(types):
     if types is None or types == "":
         return set(SESSION_TYPES)
@@ -263,9 +269,11 @@ def list_sessions(host, opts, grains, list_opts="", types=None, cache=None, proc
     flags, _ = parse_list_opts(list_opts)
     wanted = parse_types(types)
     use_cache = _bool(_given(cache, True))
-    # The calls run at the same time; xl info only when its static part is not kept yet (or cache=False).
-    domains, xl_info = staticinfo.list_snapshot(host.toolstack, host.settings.info_cache_file, refresh=not use_cache)
     configs = host.inventory(use_cache=use_cache).configs if "xen" in wanted else []
+    # The toolstack calls run at the same time: xl info only when its static part is not kept yet
+    # (or cache=False), xenstore-ls in the same round when a config has a VNC port chosen at run time.
+    domains, xl_info = staticinfo.list_snapshot(host.toolstack, host.settings.info_cache_file, refresh=not use_cache,
+                                                vnc_ports=any(runtime_vnc_port(c.vnc) for c in configs))
     scan_clients = host.settings.extra["options"].list_clients and wanted & {"vnc", "tunnel"}
     clients = procscan.client_sessions(proc_root) if scan_clients else []
     rows = sessions.list_records(host_info(host, grains, xl_info), domains, configs,

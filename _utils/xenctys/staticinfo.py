@@ -66,13 +66,13 @@ def store(path, key, info):
         pass
 
 
-def list_snapshot(toolstack, path, refresh=False):
+def list_snapshot(toolstack, path, refresh=False, vnc_ports=False):
     """``(domains, static xl info)`` of one LIST: ``toolstack.snapshot`` with ``xl info`` only
-    when the file ``path`` has no valid static info (or ``refresh``)."""
+    when the file ``path`` has no valid static info (or ``refresh``); ``vnc_ports`` as there."""
     key = boot_key(toolstack.binary) if path else None
     info = None if refresh else load(path, key)
     if info is not None:
-        return toolstack.snapshot()[0], info
-    domains, live = toolstack.snapshot(info=True)
+        return toolstack.snapshot(vnc_ports=vnc_ports)[0], info
+    domains, live = toolstack.snapshot(info=True, vnc_ports=vnc_ports)
     store(path, key, live)
     return domains, static_part(live)

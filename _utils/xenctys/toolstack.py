@@ -220,10 +220,16 @@ class Toolstack:
         raises.  A failure raises the typed error of the first failing call in the order given,
         as running them one after the other would have.
         """
-        arg_lists = [list(args) for args in arg_lists]
-        argvs = [self._argv(args) for args in arg_lists]  # prefix and binary resolved here, once
-        outcomes = self._execute_all([(argv, self.timeout, self._what(args)) for args, argv in zip(arg_lists, argvs)])
-        for args, argv, outcome in zip(arg_lists, argvs, outcomes):
+        jobs = self._query_jobs(arg_lists)
+        return self._checked(arg_lists, jobs, self._execute_all(jobs))
+
+    def _query_jobs(self, arg_lists):
+        """``(argv, timeout, what)`` of each query (prefix and binary resolved here, once)."""
+        return [(self._argv(args), self.timeout, self._what(args)) for args in arg_lists]
+
+    def _checked(self, arg_lists, jobs, outcomes):
+        """The stdouts of :meth:`_execute_all` outcomes; raises the first failure in order."""
+        for args, (argv, _, _), outcome in zip(arg_lists, jobs, outcomes):
             if isinstance(outcome, BaseException):
                 raise outcome
             if outcome[2] != 0:
@@ -305,22 +311,31 @@ class Toolstack:
         """
         return self.snapshot()[0]
 
-    def snapshot(self, info=False):
-        """``(list_domains(), info() or None)``: with ``info``, ``xl info`` runs at the same time
-        as the LIST's own calls (one call more, no more wait)."""
+    def snapshot(self, info=False, vnc_ports=False):
+        """``(list_domains(), info() or None)``, the independent calls at the same time.
+
+        info: ``xl info`` too (one call more, no more wait).
+        vnc_ports: the caller expects a domain with a VNC port chosen at run time (its configs
+          say so): ``xenstore-ls`` then runs in the same round instead of after ``list -l``.
+          Its answer is used only if a domain needs it; without the hint it runs only then.
+        """
+        list_args = [["list", "--long"]] if self.is_xm else [["list", "-v"], ["list", "-l"]]
+        args = list_args + ([["info"]] if info else [])
+        jobs = self._query_jobs(args)
+        xenstore = self._xenstore_ls_argv() if vnc_ports else None
+        outcomes = self._execute_all(jobs + ([(xenstore, self.timeout, "xenstore-ls")] if xenstore else []))
+        outputs = self._checked(args, jobs, outcomes[:len(jobs)])
         if self.is_xm:
-            args = [["list", "--long"]] + ([["info"]] if info else [])
-            outputs = self.run_all(args)
             domains = [_with_plain_defaults(d) for d in domains_from_sxp(outputs[0])]
         else:
-            args = [["list", "-v"], ["list", "-l"]] + ([["info"]] if info else [])
-            outputs = self.run_all(args)
             domains = merge_domains(xlparse.parse_xl_list(outputs[0]), xlparse.parse_xl_list_long(outputs[1]))
-        self._fill_vnc_ports(domains)
-        return domains, (xlparse.parse_xl_info(outputs[-1]) if info else None)
+        ports = _vnc_ports_from(outcomes[-1]) if xenstore else None
+        self._fill_vnc_ports(domains, ports)
+        return domains, (xlparse.parse_xl_info(outputs[len(list_args)]) if info else None)
 
-    def _fill_vnc_ports(self, domains):
-        """vnc_port of each domain: the config's fixed port, else xenstore's, read in ONE call."""
+    def _fill_vnc_ports(self, domains, ports=None):
+        """vnc_port of each domain: the config's fixed port, else xenstore's, read in ONE call
+        (``ports``, when it has been read already)."""
         unknown = False
         for domain in domains:
             vnc = domain.get("vnc") or {}
@@ -328,10 +343,16 @@ class Toolstack:
             unknown = unknown or (vnc.get("enabled") and vnc.get("port") is None)
         if not unknown:
             return
-        ports = self.xenstore_vnc_ports()
+        if ports is None:
+            ports = self.xenstore_vnc_ports()
         for domain in domains:
             if domain["vnc_port"] is None and (domain.get("vnc") or {}).get("enabled"):
                 domain["vnc_port"] = ports.get(domain.get("domid"))
+
+    def _xenstore_ls_argv(self):
+        """The argv of ``xenstore-ls -f /local/domain``, or None when there is no xenstore-ls."""
+        tool = self._xenstore_tool("xenstore-ls")
+        return self.prefix + [tool, "-f", "/local/domain"] if tool else None
 
     def xenstore_vnc_ports(self):
         """{domid: port} from one ``xenstore-ls -f /local/domain``; {} when that is impossible.
@@ -339,15 +360,14 @@ class Toolstack:
         Best effort: a missing xenstore-ls or a failing call leaves the ports unknown (None)
         rather than failing the whole LIST.
         """
-        tool = self._xenstore_tool("xenstore-ls")
-        if not tool:
+        argv = self._xenstore_ls_argv()
+        if not argv:
             return {}
         try:
-            stdout, _, returncode = self._execute(self.prefix + [tool, "-f", "/local/domain"], self.timeout,
-                                                  "xenstore-ls")
-        except ToolstackError:
-            return {}
-        return xlparse.parse_vnc_ports(stdout) if returncode == 0 else {}
+            outcome = self._execute(argv, self.timeout, "xenstore-ls")
+        except ToolstackError as exc:
+            outcome = exc
+        return _vnc_ports_from(outcome)
 
     def _xenstore_tool(self, name):
         """xenstore-* beside the toolstack binary (Debian: both in /usr/sbin), else on the path."""
@@ -555,6 +575,17 @@ def _path_arg(path):
     except (ValueError, UnicodeError):
         raise ToolstackError(f"invalid file name {text!r}") from None
     return "./" + text if text.startswith("-") else text
+
+
+def _vnc_ports_from(outcome):
+    """{domid: port} of a xenstore-ls outcome; {} when it failed (best effort, see
+    :meth:`Toolstack.xenstore_vnc_ports`)."""
+    if isinstance(outcome, BaseException):
+        if not isinstance(outcome, ToolstackError):
+            raise outcome
+        return {}
+    stdout, _, returncode = outcome
+    return xlparse.parse_vnc_ports(stdout) if returncode == 0 else {}
 
 
 def _text(data):

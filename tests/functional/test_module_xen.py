@@ -319,6 +319,22 @@ def test_list_rows_with_config_association(xen):
     assert tst100["accelerator"] == "PARA" and tst100["state"]
 
 
+def test_list_keeps_xl_info_static_part_and_info_stays_live(xen, opts, functional_host):
+    xen.create("l:tst100")
+    first = xen.list()
+    assert os.path.isfile(os.path.join(opts["cachedir"], "xen", "xlinfo.json"))
+    control.set_fault(str(functional_host.state_dir), fail_next=5, verbs=["info"], rc=1,
+                      stderr="libxl: error: libxl_x.c:1:f: simulated failure")
+    second = xen.list()  # no xl info: the kept static part
+    assert [(r["label"], r["hyperrelrun"], r["arch"]) for r in second] == [
+        (r["label"], r["hyperrelrun"], r["arch"]) for r in first]
+    assert first[1]["hyperrelrun"] == "xen-4.17.7"
+    with pytest.raises(CommandExecutionError, match="simulated failure"):
+        xen.info()  # live
+    with pytest.raises(CommandExecutionError, match="simulated failure"):
+        xen.list(cache=False)  # live too
+
+
 def test_list_machine_titleidx_and_types(xen):
     xen.create("l:tst100")
     lines = xen.list("machine,titleidx")

@@ -168,8 +168,9 @@ def test_sudo_prefix_is_sudo_n_with_the_absolute_binary(host, tmp_path):
     ts.create(host.config("domu1"))
     assert [d["name"] for d in ts.list_domains()] == ["Domain-0", "domu1"]
     xl = os.path.join(control.XLSIM_DIR, "xl")
-    assert log.read_text().splitlines() == [f"-n {xl} create {host.configs}/domu1.cfg", f"-n {xl} list -v",
-                                            f"-n {xl} list -l"]
+    lines = log.read_text().splitlines()
+    assert lines[0] == f"-n {xl} create {host.configs}/domu1.cfg"
+    assert sorted(lines[1:]) == [f"-n {xl} list -l", f"-n {xl} list -v"]  # the two run at the same time
     assert ts.calls[0][:3] == [str(bin_dir / "sudo"), "-n", xl]
 
 
@@ -483,6 +484,42 @@ def test_vnc_with_runtime_ports_costs_one_xenstore_call(host):
     ports = {d["name"]: d["vnc_port"] for d in ts.list_domains()}
     assert ports == {"Domain-0": None, "vm0": 5900, "vm1": 5901, "vm2": 5902, "plain": None}
     assert len(ts.calls) == 3 and ts.calls[2][1:] == ["-f", "/local/domain"]
+
+
+def test_vnc_hint_reads_xenstore_in_the_same_round(tmp_path):
+    host = Host(tmp_path, latency={"list": 0.6, "xenstore-ls": 0.6})
+    ts = host.toolstack()
+    ts.create(host.config("vm", guest_type="hvm", extra="vnc = 1\nvncunused = 1"))
+    ts.calls.clear()
+    started = time.monotonic()
+    domains, _ = ts.snapshot(vnc_ports=True)
+    elapsed = time.monotonic() - started
+    assert domains[1]["vnc_port"] == 5900
+    assert [call[1:] for call in ts.calls] == [["list", "-v"], ["list", "-l"], ["-f", "/local/domain"]]
+    assert 0.6 <= elapsed < 2 * 0.6, elapsed  # one round, not list + xenstore-ls after it
+
+
+def test_vnc_hint_without_runtime_port_reads_nothing_more(host):
+    ts = host.toolstack()
+    ts.create(host.config("fixed", guest_type="hvm", extra="vnc = 1\nvncunused = 0\nvncdisplay = 7"))
+    ts.calls.clear()
+    assert ts.snapshot(vnc_ports=True)[0][1]["vnc_port"] == 5907
+    assert len(ts.calls) == 3  # the hinted xenstore-ls, its answer not needed
+
+
+def test_failing_hinted_xenstore_ls_leaves_ports_unknown(tmp_path, no_system_dirs):
+    folder = tmp_path / "bin"
+    domu = {"domid": 3, "config": {"c_info": {"name": "v", "type": "hvm"},
+                                   "b_info": {"type.hvm": {"vnc": {"enable": "True"}}}}}
+    fake_tool(folder, "xl", {
+        "list -v": ("Name ID Mem VCPUs\tState\tTime(s)   UUID Reason-Code\tSecurity Label\n"
+                    "v 3 128 1 -b---- 1.0 11111111-2222-3333-4444-555555555555 - -\n", "", 0),
+        "list -l": (json.dumps([domu]), "", 0)})
+    fake_tool(folder, "xenstore-ls", {})  # answers every call with rc 99
+    ts = Toolstack(path=str(folder))
+    (domain,) = ts.snapshot(vnc_ports=True)[0]
+    assert domain["vnc"]["enabled"] and domain["vnc_port"] is None
+    assert len(ts.calls) == 3  # no second try after the failed one
 
 
 def test_fixed_vnc_display_needs_no_xenstore_call(host):
