@@ -30,8 +30,10 @@ What one LIST (:meth:`Toolstack.list_domains`) costs, whatever the number of dom
 The independent calls of one LIST (``list -v`` and ``list -l``, and ``xl info`` when
 :meth:`Toolstack.snapshot` asks for it) run at the same time (:meth:`Toolstack.run_all`): the
 LIST waits for the slowest of them, not for their sum.  Each keeps its own timeout, process
-group and typed error, and ``calls`` records them in the order given; xenstore-ls, which depends
-on ``list -l``, follows them.
+group and typed error, and ``calls`` records them in the order given.  xenstore-ls, which is
+needed only when ``list -l`` shows a runtime VNC port, follows them, unless the caller expects
+such a port (``snapshot(vnc_ports=True)``: the minion's LIST does when a discovered config has
+one) and it runs in the same round.
 
 A domain in ``xl list -v`` without a ``-l`` entry (Domain-0 on some versions, domains whose
 config libxl cannot retrieve) is still listed, with the plain columns only (``has_config``
