@@ -39,6 +39,7 @@ from xenctys.address import expand_base_paths
 from xenctys.cfgreader import read_config
 from xenctys.cfgsyntax import NotRegularFile, read_file_bytes
 from xenctys.ctyskeys import sidecar_paths
+from xenctys.domconfig import DomUConfig
 from xenctys.errors import ConfigError
 from xenctys.resolve import ConfigFacts, config_facts
 
@@ -64,9 +65,11 @@ class ConfigList(Sequence):
     inventory of 10,000 DomUs builds one DomUConfig, not 10,000.
     """
 
-    def __init__(self, items=()):
-        # (facts, DomUConfig or packed bytes), sorted by path; facts[0] is the path
+    def __init__(self, items=(), records=invcache.EMPTY_RECORDS):
+        # (facts, DomUConfig, packed bytes or (offset, length) in ``records``), sorted by path;
+        # facts[0] is the path
         self._items = sorted(items, key=lambda item: item[0][0])
+        self._records = records
 
     def __len__(self):
         return len(self._items)
@@ -75,8 +78,8 @@ class ConfigList(Sequence):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         facts, config = self._items[index]
-        if isinstance(config, bytes):
-            config = invcache.unpack_config(config)
+        if not isinstance(config, DomUConfig):
+            config = invcache.unpack_config(invcache.record_bytes(config, self._records))
             self._items[index] = (facts, config)
         return config
 
@@ -130,8 +133,9 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
     bases = expand_base_paths(DEFAULT_BASE_PATHS if base_paths is None else base_paths)
     caching = bool(use_cache and cache_file)
     settings = invcache.cache_settings(max_bytes, common_file)
-    old_entries, old_folders, problems = invcache.load_cache(cache_file, settings) if caching else ({}, {}, [])
-    run = _Run(old_entries, old_folders, max_bytes, common_file, caching)
+    cache = invcache.load_cache(cache_file, settings) if caching else invcache.CacheContent({}, {}, b"", [])
+    problems = cache.problems
+    run = _Run(cache.entries, cache.folders, max_bytes, common_file, caching)
     with invcache.gc_paused():  # thousands of records, no cycles: see invcache.gc_paused
         for base in bases:
             _walk_base(base, run)
@@ -139,10 +143,10 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
         problems.extend(run.problems)
         if caching and run.changed(bases):
             problems.extend(invcache.save_entries(
-                cache_file, invcache.merge_entries(old_entries, run.entries, bases), settings,
-                folders=invcache.merge_entries(old_folders, run.folders, bases)))
+                cache_file, invcache.merge_entries(cache.entries, run.entries, bases), settings,
+                folders=invcache.merge_entries(cache.folders, run.folders, bases), records=cache.records))
     return Inventory(
-        configs=ConfigList(run.kept_configs()),
+        configs=ConfigList(run.kept_configs(), cache.records),
         problems=sorted(problems, key=lambda problem: (problem["path"], problem["reason"])),
         base_paths=bases,
         from_cache=run.from_cache,
@@ -179,18 +183,19 @@ class _Run:
 
     def __init__(self, old_entries, old_folders, max_bytes, common_file, caching=True):
         self.old_entries = old_entries
-        self.old_folders = old_folders  # folder -> digest of its names when the cache was written
-        self.folders = {}  # folder -> digest of its names now
+        self.old_folders = old_folders  # folder -> its record when the cache was written
+        self.folders = {}  # folder -> its record now
+        self.same_names = set()  # folders whose names are those of their old record
         self.max_bytes = max_bytes
         self.common_file = common_file
         self.caching = caching  # False: entries are never saved, so configs are not packed
-        self.listings = {}  # folder -> set of its names, for sidecar existence checks
+        self.listings = {}  # folder -> its names (anything answering "in"), for sidecar existence checks
         self.memo = invcache.StatMemo(self.listings)
         self.visited_dirs = set()  # (st_dev, st_ino) of every folder walked
         self.files = {}  # (st_dev, st_ino) -> the one path kept for that file
         self.pending = {}  # path -> (mtime_ns, size) of every file to examine (read) after the walk
         self.entries = {}  # path -> cache entry, for every candidate file met
-        self.configs = {}  # path -> (ConfigFacts, DomUConfig or packed bytes) of every accepted file
+        self.configs = {}  # path -> (ConfigFacts, DomUConfig or its record) of every accepted file
         self.problems = []
         self.from_cache = 0
         self.examined = 0  # files examined anew (read or stated as too large), parsed or not
@@ -212,22 +217,37 @@ class _Run:
 
     def changed(self, bases):
         """True when the cache file needs writing: anything examined anew, gone, or a folder changed."""
-        if self.examined or any(path not in self.old_entries for path in self.entries):
+        if self.examined or not self.entries.keys() <= self.old_entries.keys():
             return True
-        if any(self.old_folders.get(folder) != digest for folder, digest in self.folders.items()):
+        if any(self.old_folders.get(folder) != record for folder, record in self.folders.items()):
             return True
-        return any(path not in self.entries for path in self.old_entries if _under_any(path, bases)) or any(
-            folder not in self.folders for folder in self.old_folders if _under_any(folder, bases))
+        # Gone since: old entries (folders) below a walked base that this walk did not meet.
+        gone = (self.old_entries.keys() - self.entries.keys()) | (self.old_folders.keys() - self.folders.keys())
+        return any(_under_any(path, bases) for path in gone)
 
     def neighbourhood_unchanged(self, folder):
         """True when no file appeared in ``folder`` or its parent since the cache was written.
 
         Those are where a config's side files live (``X.ctys``, ``${X%.*}.ctys``, ``${X%/*}.ctys``);
-        a parent outside the walk is unknown, so it does not count as unchanged.
+        a parent outside the walk is unknown, so it does not count as unchanged.  The parent is
+        walked before its subfolders, so its answer is known here.
         """
-        parent = os.path.dirname(folder)
-        return (self.old_folders.get(folder) == self.folders[folder]
-                and parent in self.folders and self.old_folders.get(parent) == self.folders[parent])
+        return folder in self.same_names and os.path.dirname(folder) in self.same_names
+
+
+class _Names:
+    """The names of a folder known from its cache record, as a set built on first use (most
+    folders of a warm run are never asked)."""
+
+    __slots__ = ("record", "names")
+
+    def __init__(self, record):
+        self.record, self.names = record, None
+
+    def __contains__(self, name):
+        if self.names is None:
+            self.names = set(invcache.folder_names(self.record))
+        return name in self.names
 
 
 # --- walking -------------------------------------------------------------------------------------
@@ -246,64 +266,127 @@ def _walk_base(base, run):
     if _identity(stat_result) in run.visited_dirs:
         return  # the same folder as an earlier base path (or below one): walked already
     run.visited_dirs.add(_identity(stat_result))
-    stack = [base]
+    stack = [(base, stat_result)]
     while stack:
-        folder = stack.pop()
-        stack.extend(reversed(_scan_folder(folder, run)))
+        folder, folder_stat = stack.pop()
+        stack.extend(reversed(_scan_folder(folder, folder_stat, run)))
 
 
-def _scan_folder(folder, run):
-    """Examine the candidate files of one folder; return its subfolders not walked yet."""
+def _scan_folder(folder, folder_stat, run):
+    """Examine the candidate files of one folder; return its subfolders not walked yet, each
+    ``(path, stat)``.  A folder unchanged since the cache was written is not listed again."""
+    old = run.old_folders.get(folder)
+    if old is not None and invcache.folder_is_fresh(old, folder_stat):
+        return _scan_known_folder(folder, old, run)
+    return _list_folder(folder, folder_stat, old, run)
+
+
+def _list_folder(folder, folder_stat, old, run):
+    """A folder read with ``scandir``: classify its names, record them, examine its candidates."""
     subfolders = []
+    scanned_ns = time.time_ns()
     try:
         with os.scandir(folder) as entries:
             listing = sorted(entries, key=_BY_NAME)
     except OSError as err:
         run.problem(folder, f"folder not readable: {_reason(err)}")
         return subfolders
-    names = {entry.name for entry in listing}
-    run.listings[folder] = names
-    run.folders[folder] = invcache.folder_digest(names)
+    names = tuple(entry.name for entry in listing)
+    run.listings[folder] = set(names)
+    if old is not None and invcache.folder_names(old) == names:
+        run.same_names.add(folder)
     unchanged = run.neighbourhood_unchanged(folder)
+    kinds = {"subdirs": [], "candidates": [], "others": []}
+    reusable = True
     for entry in listing:
         try:
+            if entry.is_symlink():
+                reusable = False  # its target may change kind without this folder changing
             if entry.is_dir():
-                _add_subfolder(entry, run, subfolders)
+                kinds["subdirs"].append(entry.name)
+                _add_subfolder(entry.path, entry.stat(), entry.is_symlink(), run, subfolders)
             elif entry.name.endswith(CANDIDATE_SUFFIXES):
-                _examine_candidate(entry, run, unchanged)
+                kinds["candidates"].append(entry.name)
+                _examine_entry(entry, run, unchanged)
+            else:
+                kinds["others"].append(entry.name)
         except OSError as err:  # between scandir and stat: vanished, EACCES, ELOOP...
+            reusable = False
+            kinds["others"].append(entry.name)
             run.problem(entry.path, f"cannot examine: {_reason(err)}")
+    run.folders[folder] = invcache.folder_record(folder_stat, scanned_ns, reusable, kinds["subdirs"],
+                                                 kinds["candidates"], kinds["others"])
     return subfolders
 
 
-def _add_subfolder(entry, run, subfolders):
-    identity = _identity(entry.stat())
+def _scan_known_folder(folder, record, run):
+    """A folder whose names are those of its cache record: stat them, do not list the folder.
+
+    This runs for every folder of every warm call, so it is kept short: one stat per name.
+    """
+    run.folders[folder] = record
+    run.listings[folder] = _Names(record)
+    run.same_names.add(folder)
+    unchanged = run.neighbourhood_unchanged(folder)
+    prefix = folder if folder.endswith("/") else folder + "/"
+    subfolders = []
+    for name in record[invcache.F_SUBDIRS]:
+        path = prefix + name
+        try:
+            stat_result = os.stat(path)
+        except OSError as err:  # removed since its folder's stat: the walk raced a change
+            run.problem(path, f"cannot examine: {_reason(err)}")
+            continue
+        if stat.S_ISDIR(stat_result.st_mode):
+            _add_subfolder(path, stat_result, False, run, subfolders)
+        else:
+            run.problem(path, "changed while its folder was walked: not walked")
+    for name in record[invcache.F_CANDIDATES]:
+        path = prefix + name
+        try:
+            stat_result = os.stat(path)
+        except FileNotFoundError:
+            run.problem(path, "vanished while its folder was read")
+            continue
+        except OSError as err:
+            run.problem(path, f"cannot examine: {_reason(err)}")
+            continue
+        _examine_candidate(path, stat_result, False, run, unchanged)
+    return subfolders
+
+
+def _add_subfolder(path, stat_result, is_symlink, run, subfolders):
+    identity = _identity(stat_result)
     if identity in run.visited_dirs:
-        if entry.is_symlink():
-            run.problem(entry.path, "symlink to a folder walked already (loop or alias): not walked again")
+        if is_symlink:
+            run.problem(path, "symlink to a folder walked already (loop or alias): not walked again")
         return
     run.visited_dirs.add(identity)
-    subfolders.append(entry.path)
+    subfolders.append((path, stat_result))
 
 
-def _examine_candidate(entry, run, neighbourhood_unchanged=False):
-    """One ``*.conf``/``*.ctys``/``*.cfg`` name: from the cache, or read, filter and parse.
-
-    This runs for every file of every call (10,000 on a big dom0), so the cached path is kept
-    short: one stat, a few dict look-ups, no read.  ``neighbourhood_unchanged``: no file
-    appeared in this folder or its parent (so no side file either).
-    """
-    path = entry.path
+def _examine_entry(entry, run, neighbourhood_unchanged):
+    """:func:`_examine_candidate` for a name met by ``scandir``."""
     try:
         stat_result = entry.stat()
     except FileNotFoundError:
-        run.problem(path, "dangling symlink" if entry.is_symlink() else "vanished while its folder was read")
+        run.problem(entry.path, "dangling symlink" if entry.is_symlink() else "vanished while its folder was read")
         return
+    _examine_candidate(entry.path, stat_result, entry.is_symlink(), run, neighbourhood_unchanged)
+
+
+def _examine_candidate(path, stat_result, is_symlink, run, neighbourhood_unchanged=False):
+    """One ``*.conf``/``*.ctys``/``*.cfg`` file: from the cache, or read, filter and parse.
+
+    This runs for every file of every call (10,000 on a big dom0), so the cached path is kept
+    short: a few dict look-ups, no read.  ``neighbourhood_unchanged``: no file appeared in this
+    folder or its parent (so no side file either).
+    """
     if not stat.S_ISREG(stat_result.st_mode):
         run.problem(path, "not a regular file (device, FIFO or socket): not read")
         return
     identity = (stat_result.st_dev, stat_result.st_ino)
-    if identity in run.files and not _replaces_kept_path(entry, run.files[identity], run):
+    if identity in run.files and not _replaces_kept_path(path, is_symlink, run.files[identity], run):
         return
     run.files[identity] = path
     file_signature = (stat_result.st_mtime_ns, stat_result.st_size)
@@ -320,13 +403,13 @@ def _report(path, run):
         run.problem(path, result[invcache.REASON])
 
 
-def _replaces_kept_path(entry, kept, run):
-    """One path per file (symlinks, hard links): should ``entry`` replace the path ``kept``?
+def _replaces_kept_path(path, is_symlink, kept, run):
+    """One path per file (symlinks, hard links): should ``path`` replace the path ``kept``?
 
     Only a path that is not a symlink replaces one reached through a symlink; then everything
     recorded for the old path is forgotten.
     """
-    if entry.is_symlink() or os.path.realpath(kept) == kept:
+    if is_symlink or os.path.realpath(kept) == kept:
         return False  # the path kept already is as good or better
     run.forget(kept)
     return True
@@ -337,15 +420,15 @@ def _reuse(path, cached, file_signature, run, neighbourhood_unchanged):
     if not invcache.is_fresh(cached, file_signature, run.memo):  # also checks the entry's shape
         return False
     if cached[invcache.STATUS] == invcache.STATUS_CONFIG:
-        facts, blob = cached[invcache.FACTS], cached[invcache.CONFIG]
+        facts, record = cached[invcache.FACTS], cached[invcache.CONFIG]
         # Cached facts stay the plain tuple msgpack gives (index-compatible with ConfigFacts):
         # building 10,000 named tuples would cost more than the rest of the warm path.
         if not (isinstance(facts, (tuple, list)) and len(facts) == _FACTS_LENGTH and facts[0] == path
-                and isinstance(blob, bytes)):
+                and invcache.is_record(record)):
             return False
         if not _side_files_still_absent(path, cached, run, neighbourhood_unchanged):
             return False
-        run.configs[path] = (facts, blob)
+        run.configs[path] = (facts, record)
     run.entries[path] = cached
     run.from_cache += 1
     return True

@@ -1,33 +1,45 @@
-"""The msgpack inventory cache: what discovery learnt about each file, reused while nothing changed.
+"""The msgpack inventory cache: what discovery learnt about each file and folder, reused while
+nothing changed.
 
-One file (its path is the caller's, e.g. ``<minion cachedir>/xen/inventory.msgpack``) holds::
+One file (its path is the caller's, e.g. ``<minion cachedir>/xen/inventory.msgpack``) holds three
+parts back to back::
 
-    {"kind": "xenctys-inventory", "format": CACHE_FORMAT, "settings": {...},
-     "entries": {<file path>: <entry>, ...}, "folders": {<folder>: <digest of its names>, ...}}
+    header   {"kind": "xenctys-inventory", "format": CACHE_FORMAT, "settings": {...}, "index": N}
+    index    (N bytes) {"entries": {<file path>: <entry>, ...}, "folders": {<folder>: <record>, ...}}
+    records  the packed DomUConfig of every config entry, back to back
+
+Only the header and the index are decoded on a load (about a sixth of the file for 10,000
+configs); a record is sliced out of the loaded bytes and decoded when that config is used.
 
 An entry describes one candidate file as discovery last saw it.  It is an array (a tuple once
-loaded), read through
-the index names below (as maps, 10,000 entries would repeat their 9 key strings 10,000 times:
-a third of the load time):
+loaded), read through the index names below (as maps, 10,000 entries would repeat their key
+strings 10,000 times):
 
 * ``MTIME_NS``, ``SIZE``: the file's signature when it was examined; ``SCANNED_NS``: when;
 * ``STATUS``: ``"config"`` (accepted), ``"rejected"`` (failed the ctys filter; never parsed) or
   ``"problem"`` (binary, huge, unparseable); ``REASON`` says why for the last two;
-* for a config, ``CONFIG``: ``DomUConfig.to_dict()`` packed as its own msgpack ``bin`` (decoded
-  only when that config is used: loading 10,000 records as nested maps costs more than walking
-  the tree) and ``FACTS``: the few values addresses are matched on (``resolve.ConfigFacts``);
+* for a config, ``FACTS``: the few values addresses are matched on (``resolve.ConfigFacts``) and
+  ``CONFIG``: where its record is, ``(offset, length)`` in the records part (in memory, a record
+  not saved yet is its bytes);
 * ``DEPS``: ``(path, mtime_ns, size)`` of every other file the record was built from (ctys
   ``.ctys`` sidecars, the common file): a sidecar change changes the record.
 
-A sidecar that did not exist and appears changes the record too.  Rather than a list of absent
-paths per record (30,000 strings to load and check for 10,000 configs), the cache keeps a digest
-of every walked folder's names (:func:`folder_digest`): while a folder's names are the same, no
-file appeared in it, and discovery checks the absent sidecars only of records whose folder (or
-parent folder) changed.
+A folder record (``F_*`` index names) keeps the folder's signature (mtime, ctime, inode) when it
+was listed, and its names: subfolders, candidate files, other names.  A folder whose signature
+is unchanged has the same names (creating, deleting or renaming a name changes the folder's
+mtime), so the warm walk does not list it again: it stats the names it knows.  A folder that
+held a symlink, or a name that could not be classified, is always listed again (a symlink's
+target can change kind without its folder changing).
 
-An entry is reused only when all of this still holds, so the warm path only stats files.  A file
-changed within the timestamp granularity of its examination is "racy" (same mtime, same size,
-new content is possible, as in git's index) and is examined again.
+The folder names also stand for the side files that were absent: a sidecar that did not exist
+and appears changes the record, and rather than a list of absent paths per record (30,000
+strings to load and check for 10,000 configs), discovery checks the absent sidecars only of
+records whose folder (or parent folder) has other names than before.
+
+An entry (or folder record) is reused only when all of this still holds, so the warm path only
+stats files and folders.  A file changed within the timestamp granularity of its examination is
+"racy" (same mtime, same size, new content is possible, as in git's index) and is examined again;
+so is a racy folder.
 
 The file is written atomically (temporary file in the same folder, fsync, rename), so a crash
 mid-write leaves the previous cache.  A cache that cannot be read or decoded is treated as empty
@@ -37,8 +49,8 @@ ever fatal: the cache only saves time.
 
 import contextlib
 import gc
-import hashlib
 import os
+from typing import NamedTuple
 
 import msgpack
 
@@ -46,10 +58,12 @@ from xenctys import __version__
 from xenctys.domconfig import DomUConfig
 from xenctys.fsutil import atomic_write
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 CACHE_KIND = "xenctys-inventory"
 # Larger than any sane cache of a dom0; a bigger file is not ours (or is damaged).
 MAX_CACHE_BYTES = 256 << 20
+# The header is a few hundred bytes; a first object that does not fit is no header of ours.
+HEADER_PEEK_BYTES = 4096
 # Timestamps are only as fine as the kernel's clock tick (a few ms) or, on some file systems,
 # one second or worse: a file changed this close to its examination may change again unseen.
 FINE_RACY_WINDOW_NS = 50_000_000
@@ -59,6 +73,10 @@ COARSE_RACY_WINDOW_NS = 2_000_000_000
 MTIME_NS, SIZE, SCANNED_NS, STATUS, REASON, FACTS, CONFIG, DEPS = range(8)
 _SHORT_ENTRY, _CONFIG_ENTRY = REASON + 1, DEPS + 1
 
+# Index names of a folder record.
+F_MTIME_NS, F_CTIME_NS, F_INO, F_SCANNED_NS, F_REUSABLE, F_SUBDIRS, F_CANDIDATES, F_OTHERS = range(8)
+_FOLDER_RECORD = F_OTHERS + 1
+
 # File names are bytes on Linux; Python shows undecodable ones with surrogates.  They must
 # round-trip through the cache as they are, or such a file would break the whole cache.
 PATH_ERRORS = "surrogateescape"
@@ -66,6 +84,23 @@ PATH_ERRORS = "surrogateescape"
 STATUS_CONFIG = "config"
 STATUS_REJECTED = "rejected"
 STATUS_PROBLEM = "problem"
+
+
+class CacheContent(NamedTuple):
+    """What :func:`load_cache` read: entries and folder records by path, the records part (the
+    bytes ``CONFIG`` offsets point into) and the problems met."""
+
+    entries: dict
+    folders: dict
+    records: bytes
+    problems: list
+
+
+EMPTY_RECORDS = b""
+
+
+def _empty(problems=()):
+    return CacheContent({}, {}, EMPTY_RECORDS, list(problems))
 
 
 # --- reading and writing the file ----------------------------------------------------------------
@@ -77,52 +112,131 @@ def cache_settings(max_bytes, common_file):
 
 
 def load_cache(cache_file, settings):
-    """``(entries, folders, problems)`` from the cache file; empty when it cannot be used.
+    """The :class:`CacheContent` of the cache file; empty when it cannot be used.
 
     A missing cache, or one written by another format/version/settings, is silently empty; an
-    unreadable or corrupt one is empty and reported in ``problems``.
+    unreadable or corrupt one is empty and reported in ``problems``.  Records are not decoded.
     """
     try:
         with open(cache_file, "rb") as handle:
             data = handle.read(MAX_CACHE_BYTES + 1)
     except FileNotFoundError:
-        return {}, {}, []
+        return _empty()
     except OSError as err:
-        return {}, {}, [_problem(cache_file, f"inventory cache ignored: cannot read it ({_os_reason(err)})")]
+        return _empty([_problem(cache_file, f"inventory cache ignored: cannot read it ({_os_reason(err)})")])
     if len(data) > MAX_CACHE_BYTES:
-        return {}, {}, [_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")]
+        return _empty([_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")])
     try:
-        content = _unpack_without_gc(data)
+        header, index_start = _read_header(data)
     except Exception as err:  # pylint: disable=broad-except  # msgpack raises many types on garbage
-        return {}, {}, [_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")]
-    if not _is_our_cache(content):
-        return {}, {}, [_problem(cache_file, "inventory cache ignored: not an inventory cache")]
-    if content.get("format") != CACHE_FORMAT or content.get("settings") != settings:
-        return {}, {}, []  # written by another version or with other settings: start over quietly
-    return content["entries"], content["folders"], []
+        return _empty([_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")])
+    if not (isinstance(header, dict) and header.get("kind") == CACHE_KIND):
+        return _empty([_problem(cache_file, "inventory cache ignored: not an inventory cache")])
+    if header.get("format") != CACHE_FORMAT or header.get("settings") != settings:
+        return _empty()  # written by another version or with other settings: start over quietly
+    index_bytes = header.get("index")
+    if not isinstance(index_bytes, int) or not 0 <= index_bytes <= len(data) - index_start:
+        return _empty([_problem(cache_file, "inventory cache ignored: corrupt (index length)")])
+    records_start = index_start + index_bytes
+    try:
+        index = _unpack_without_gc(memoryview(data)[index_start:records_start])
+    except Exception as err:  # pylint: disable=broad-except
+        return _empty([_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")])
+    if not (isinstance(index, dict) and isinstance(index.get("entries"), dict)
+            and isinstance(index.get("folders"), dict)):
+        return _empty([_problem(cache_file, "inventory cache ignored: not an inventory cache")])
+    # The records are sliced from ``data`` itself when used: no copy of the (largest) part now.
+    return CacheContent(index["entries"], index["folders"], memoryview(data)[records_start:], [])
+
+
+def _read_header(data):
+    """``(header, offset of the index)``.  The header is a small map; a file whose first object
+    is not (an older format kept everything in one map) is unpacked whole to say what it is."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=False, unicode_errors=PATH_ERRORS,
+                                max_buffer_size=HEADER_PEEK_BYTES)
+    unpacker.feed(data[:HEADER_PEEK_BYTES])
+    try:
+        header = unpacker.unpack()
+    except msgpack.OutOfData:
+        return _unpack_without_gc(data), len(data)
+    return header, unpacker.tell()
 
 
 def load_entries(cache_file, settings):
-    """``(entries, problems)``: :func:`load_cache` without the folder digests."""
-    entries, _, problems = load_cache(cache_file, settings)
-    return entries, problems
+    """``(entries, problems)`` with every config record as bytes: for tools and tests that look
+    inside the cache (discovery itself uses :func:`load_cache` and decodes records lazily)."""
+    content = load_cache(cache_file, settings)
+    entries = {}
+    for path, entry in content.entries.items():
+        if _is_config_entry(entry):
+            entry = entry[:CONFIG] + (record_bytes(entry[CONFIG], content.records),) + entry[CONFIG + 1:]
+        entries[path] = entry
+    return entries, content.problems
 
 
-def save_entries(cache_file, entries, settings, folders=None):
-    """Write the cache atomically; return problems (empty on success).  Never raises OSError."""
-    content = {"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings, "entries": entries,
-               "folders": folders or {}}
+def save_entries(cache_file, entries, settings, folders=None, records=EMPTY_RECORDS):
+    """Write the cache atomically; return problems (empty on success).  Never raises OSError.
+
+    A config entry's ``CONFIG`` is its record's bytes, or ``(offset, length)`` in ``records``
+    (the records part of the cache these entries were loaded from).
+    """
     try:
-        data = msgpack.packb(content, use_bin_type=True, default=str, unicode_errors=PATH_ERRORS)
-        atomic_write(cache_file, data)
+        index_entries, record_parts = _place_records(entries, records)
+        index = msgpack.packb({"entries": index_entries, "folders": folders or {}}, use_bin_type=True,
+                              default=str, unicode_errors=PATH_ERRORS)
+        header = msgpack.packb({"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings,
+                                "index": len(index)}, use_bin_type=True, unicode_errors=PATH_ERRORS)
+        atomic_write(cache_file, b"".join([header, index, *record_parts]))
     except (OSError, ValueError, TypeError, OverflowError) as err:
         reason = _os_reason(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}"
         return [_problem(cache_file, f"inventory cache not written, the previous one is kept ({reason})")]
     return []
 
 
+def _place_records(entries, records):
+    """Entries with ``CONFIG`` as ``(offset, length)`` in the records part, and that part's pieces."""
+    placed, parts, offset = {}, [], 0
+    for path, entry in entries.items():
+        if _is_config_entry(entry):
+            blob = record_bytes(entry[CONFIG], records)
+            entry = [*entry[:CONFIG], (offset, len(blob)), *entry[CONFIG + 1:]]
+            parts.append(blob)
+            offset += len(blob)
+        placed[path] = entry
+    return placed, parts
+
+
+def record_bytes(config, records):
+    """The packed record a ``CONFIG`` field stands for: its bytes, or its slice of ``records``.
+
+    A reference that does not fit in ``records`` gives what fits (it will not decode: see
+    :func:`unpack_config`); anything else gives ``b""``.
+    """
+    if isinstance(config, bytes):
+        return config
+    if is_record_ref(config):
+        offset, length = config
+        return bytes(records[offset:offset + length])
+    return b""
+
+
+def is_record_ref(value):
+    """True for a well-formed ``(offset, length)`` of a record in the records part."""
+    return (isinstance(value, tuple) and len(value) == 2 and type(value[0]) is int  # pylint: disable=unidiomatic-typecheck
+            and type(value[1]) is int and value[0] >= 0 and value[1] >= 0)  # pylint: disable=unidiomatic-typecheck
+
+
+def is_record(value):
+    """True for what a config entry's ``CONFIG`` may hold: bytes or a record reference."""
+    return isinstance(value, bytes) or is_record_ref(value)
+
+
+def _is_config_entry(entry):
+    return isinstance(entry, (list, tuple)) and len(entry) == _CONFIG_ENTRY and entry[STATUS] == STATUS_CONFIG
+
+
 def merge_entries(old_entries, new_entries, walked_bases):
-    """The entries (or folder digests) to save: this walk's, plus old ones outside every walked base.
+    """The entries (or folder records) to save: this walk's, plus old ones outside every walked base.
 
     A call with ``b:`` walks only part of the tree; the other entries stay valid and are kept,
     while old entries below a walked base that the walk did not meet (deleted files) are dropped.
@@ -132,13 +246,33 @@ def merge_entries(old_entries, new_entries, walked_bases):
     return merged
 
 
-def folder_digest(names):
-    """A digest of a folder's entry names: equal digests mean no file appeared or vanished.
+# --- folder records ------------------------------------------------------------------------------
 
-    Joined with NUL, the one byte no file name can hold, so the join is unambiguous.
-    """
-    joined = "\0".join(sorted(names)).encode("utf-8", PATH_ERRORS)
-    return hashlib.blake2b(joined, digest_size=16).digest()
+
+def folder_record(stat_result, scanned_ns, reusable, subdirs, candidates, others):
+    """The record of a folder listed at ``scanned_ns`` (see the module docstring)."""
+    return (stat_result.st_mtime_ns, stat_result.st_ctime_ns, stat_result.st_ino, scanned_ns, bool(reusable),
+            tuple(subdirs), tuple(candidates), tuple(others))
+
+
+def folder_is_fresh(record, stat_result):
+    """True when the folder's names are still those of ``record``: no need to list it again."""
+    try:
+        return (len(record) == _FOLDER_RECORD and record[F_REUSABLE] is True
+                and record[F_MTIME_NS] == stat_result.st_mtime_ns and record[F_CTIME_NS] == stat_result.st_ctime_ns
+                and record[F_INO] == stat_result.st_ino
+                and not is_racy(record[F_MTIME_NS], record[F_SCANNED_NS])
+                and all(isinstance(record[part], tuple) for part in (F_SUBDIRS, F_CANDIDATES, F_OTHERS)))
+    except TypeError:
+        return False
+
+
+def folder_names(record):
+    """Every name of a folder record, sorted; None for a record of an unexpected shape."""
+    try:
+        return tuple(sorted(record[F_SUBDIRS] + record[F_CANDIDATES] + record[F_OTHERS]))
+    except (IndexError, KeyError, TypeError):
+        return None
 
 
 @contextlib.contextmanager
@@ -169,9 +303,6 @@ def _unpack_without_gc(data):
         return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=False, unicode_errors=PATH_ERRORS)
 
 
-def _is_our_cache(content):
-    return (isinstance(content, dict) and content.get("kind") == CACHE_KIND
-            and isinstance(content.get("entries"), dict) and isinstance(content.get("folders"), dict))
 
 
 # --- entries -------------------------------------------------------------------------------------

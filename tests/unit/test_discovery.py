@@ -66,10 +66,15 @@ def _home(tmp_path, monkeypatch):
            .replace("6842caf9", "6842caf8"))
     _write(home / "xen" / "notes.txt", "name = x\n" * 9)  # not a candidate name
     monkeypatch.setenv("HOME", str(home))
-    for path in home.rglob("*"):
-        if path.is_file():
-            _age(path)
+    _age_tree(home)
     return home
+
+
+def _age_tree(root):
+    """Age every file and folder below ``root`` (and ``root``): all out of the racy window, so a
+    warm run answers from the cache without listing a folder or reading a file."""
+    for path in sorted(root.rglob("*"), reverse=True) + [root]:  # (aging a name leaves its folder as it is)
+        _age(path)
 
 
 def _paths(inventory):
@@ -334,6 +339,86 @@ def test_cache_invalidation_on_sidecar_change_and_appearance(home, tmp_path, cou
     inventory = discover("~/xen", cache_file=str(cache_file))
     assert str(home / "xen" / "tst-ctys" / "tst101" / "tst101.conf") in counted["parsed"]
     assert resolve_config("t:10.1.0.101", inventory.configs).label == "tst101"
+
+
+@pytest.fixture(name="listed")
+def _listed(monkeypatch):
+    """Every folder discovery lists (``os.scandir``)."""
+    seen = []
+    real = os.scandir
+
+    def scandir(path="."):
+        seen.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return seen
+
+
+def test_warm_run_lists_no_unchanged_folder(home, tmp_path, counted, listed):
+    cache_file = tmp_path / "inventory.msgpack"
+    discover("~/xen", cache_file=str(cache_file))
+    assert len(listed) == 5  # xen, tst-ctys, tst100, tst101, xtst100
+    listed.clear()
+    cold, warm = _cold_then_warm(cache_file, counted)
+    assert listed == [] and counted == {"parsed": [], "read": []}
+    assert warm.from_cache == 5 and _paths(warm) == _paths(cold)
+
+
+def test_file_changed_in_place_is_seen_without_listing_its_folder(home, tmp_path, counted, listed):
+    cache_file = tmp_path / "inventory.msgpack"
+    _cold_then_warm(cache_file, counted)
+    conf = home / "xen" / "tst-ctys" / "tst101" / "tst101.conf"
+    _write(conf, "memory = 2048\n", mode="a")  # in place: the folder's names and mtime stay
+    _age(conf, 50)
+    listed.clear()
+    inventory = discover("~/xen", cache_file=str(cache_file))
+    assert listed == [] and counted["parsed"] == [str(conf)]
+    assert resolve_config("l:tst101", inventory.configs).memory == 2048
+
+
+def test_folder_gaining_a_config_is_listed_again(home, tmp_path, counted, listed):
+    cache_file = tmp_path / "inventory.msgpack"
+    _cold_then_warm(cache_file, counted)
+    folder = home / "xen" / "tst-ctys" / "xtst100"
+    new = _write(folder / "other.cfg", _xl("other", "00:16:3e:00:00:78"))
+    _age(new)
+    listed.clear()
+    inventory = discover("~/xen", cache_file=str(cache_file))
+    assert listed == [str(folder)] and counted["parsed"] == [str(new)]
+    assert resolve_config("l:other", inventory.configs).path == str(new)
+    _age(folder)  # out of the racy window: known again
+    listed.clear()
+    discover("~/xen", cache_file=str(cache_file))
+    listed.clear()
+    assert len(discover("~/xen", cache_file=str(cache_file)).configs) == 4 and listed == []
+
+
+def test_racy_folder_is_listed_again(home, tmp_path, counted, listed):
+    cache_file = tmp_path / "inventory.msgpack"
+    folder = home / "xen" / "tst-ctys" / "tst100"
+    os.utime(folder)  # changed "now": a name may still come within the timestamp granularity
+    _cold_then_warm(cache_file, counted)
+    listed.clear()
+    discover("~/xen", cache_file=str(cache_file))
+    assert listed == [str(folder)] and counted["parsed"] == []
+
+
+def test_folder_holding_a_symlink_is_always_listed(home, tmp_path, counted, listed):
+    """A symlink's target can change kind (file, folder, nothing) without its folder changing."""
+    cache_file = tmp_path / "inventory.msgpack"
+    folder = home / "xen" / "tst-ctys" / "xtst100"
+    os.symlink("tst100.conf", folder / "alias.conf")
+    _age_tree(home)
+    os.utime(folder / "alias.conf", ns=(10**18, 10**18), follow_symlinks=False)
+    _cold_then_warm(cache_file, counted)
+    listed.clear()
+    inventory = discover("~/xen", cache_file=str(cache_file))
+    assert listed == [str(folder)] and counted["parsed"] == []
+    os.unlink(folder / "tst100.conf")
+    os.mkdir(folder / "tst100.conf")  # the symlink now names a folder
+    _age_tree(home)
+    assert _paths(discover("~/xen", cache_file=str(cache_file))) == _paths(inventory)[:-1]
 
 
 def test_new_and_deleted_configs(home, tmp_path, counted):

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import types
 
 import msgpack
 import pytest
@@ -40,14 +41,61 @@ def test_missing_cache_is_empty_without_a_problem(tmp_path):
     assert invcache.load_entries(str(tmp_path / "none.msgpack"), SETTINGS) == ({}, [])
 
 
+def _header_and_rest(cache_file):
+    with open(cache_file, "rb") as handle:
+        data = handle.read()
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data)
+    header = unpacker.unpack()
+    return header, data[unpacker.tell():]
+
+
 def test_other_format_or_settings_start_over_quietly(tmp_path):
     cache_file = str(tmp_path / "c.msgpack")
     invcache.save_entries(cache_file, {"/a.conf": [OLD_NS, 1, OLD_NS, "rejected", ""]}, SETTINGS)
     assert invcache.load_entries(cache_file, invcache.cache_settings(1 << 10, None)) == ({}, [])
-    content = msgpack.unpackb(open(cache_file, "rb").read(), raw=False)
-    content["format"] = invcache.CACHE_FORMAT + 1
-    open(cache_file, "wb").write(msgpack.packb(content))
+    header, rest = _header_and_rest(cache_file)
+    header["format"] = invcache.CACHE_FORMAT + 1
+    with open(cache_file, "wb") as handle:
+        handle.write(msgpack.packb(header) + rest)
     assert invcache.load_entries(cache_file, SETTINGS) == ({}, [])
+
+
+def test_a_cache_of_the_previous_format_starts_over_quietly(tmp_path):
+    """Format 3 was one map holding everything (its first object is far larger than a header)."""
+    cache_file = tmp_path / "c.msgpack"
+    entries = {f"/etc/xen/vm{index}.conf": [OLD_NS, 1, OLD_NS, "rejected", "x" * 40] for index in range(200)}
+    cache_file.write_bytes(msgpack.packb({"kind": invcache.CACHE_KIND, "format": 3, "settings": SETTINGS,
+                                          "entries": entries, "folders": {}}))
+    assert cache_file.stat().st_size > invcache.HEADER_PEEK_BYTES
+    assert invcache.load_entries(str(cache_file), SETTINGS) == ({}, [])
+
+
+def test_records_are_kept_apart_and_decoded_only_when_asked(tmp_path):
+    cache_file = str(tmp_path / "c.msgpack")
+    blob = invcache.pack_config(_config())
+    entries = {"/etc/xen/tst100.conf": [OLD_NS, 10, OLD_NS, "config", "", ["/etc/xen/tst100.conf"], blob, []],
+               "/etc/xen/b.conf": [OLD_NS, 1, OLD_NS, "rejected", "x"]}
+    assert invcache.save_entries(cache_file, entries, SETTINGS) == []
+    content = invcache.load_cache(cache_file, SETTINGS)
+    ref = content.entries["/etc/xen/tst100.conf"][invcache.CONFIG]
+    assert ref == (0, len(blob)) and invcache.is_record_ref(ref)  # a place, not the record
+    assert invcache.record_bytes(ref, content.records) == blob
+    assert invcache.unpack_config(invcache.record_bytes(ref, content.records)) == _config()
+    # Saving loaded entries again (references into the loaded records) keeps every record.
+    assert invcache.save_entries(cache_file, content.entries, SETTINGS, records=content.records) == []
+    assert invcache.load_entries(cache_file, SETTINGS)[0]["/etc/xen/tst100.conf"][invcache.CONFIG] == blob
+
+
+def test_index_length_beyond_the_file_is_corrupt(tmp_path):
+    cache_file = str(tmp_path / "c.msgpack")
+    invcache.save_entries(cache_file, {"/a.conf": [OLD_NS, 1, OLD_NS, "rejected", ""]}, SETTINGS)
+    header, rest = _header_and_rest(cache_file)
+    header["index"] = len(rest) + 1
+    with open(cache_file, "wb") as handle:
+        handle.write(msgpack.packb(header) + rest)
+    entries, problems = invcache.load_entries(cache_file, SETTINGS)
+    assert entries == {} and problems[0]["reason"] == "inventory cache ignored: corrupt (index length)"
 
 
 @pytest.mark.parametrize(
@@ -194,20 +242,37 @@ def test_sidecar_change_and_removal_make_it_stale(tmp_path):
     assert not invcache.is_fresh(entry, signature, invcache.StatMemo())
 
 
-def test_folder_digest_changes_with_any_name():
-    names = {"a.conf", "a.ctys", "README"}
-    assert invcache.folder_digest(names) == invcache.folder_digest(sorted(names, reverse=True))
-    assert invcache.folder_digest(names) != invcache.folder_digest(names | {"a.conf.ctys"})
-    assert invcache.folder_digest(names) != invcache.folder_digest(names - {"README"})
-    assert invcache.folder_digest({"ab"}) != invcache.folder_digest({"a", "b"})  # (no name holds a NUL)
-    assert len(invcache.folder_digest({"vm\udcff.cfg"})) == 16  # a name that is not UTF-8
+def _folder_stat(mtime_ns=OLD_NS, ctime_ns=OLD_NS, ino=7):
+    return types.SimpleNamespace(st_mtime_ns=mtime_ns, st_ctime_ns=ctime_ns, st_ino=ino)
+
+
+def test_folder_record_is_fresh_while_its_signature_holds():
+    record = invcache.folder_record(_folder_stat(), OLD_NS + 10**10, True, ["sub"], ["a.cfg"], ["README"])
+    assert invcache.folder_is_fresh(record, _folder_stat())
+    assert invcache.folder_names(record) == ("README", "a.cfg", "sub")
+    assert not invcache.folder_is_fresh(record, _folder_stat(mtime_ns=OLD_NS + 1))  # a name came or went
+    assert not invcache.folder_is_fresh(record, _folder_stat(ctime_ns=OLD_NS + 1))  # chmod, ...
+    assert not invcache.folder_is_fresh(record, _folder_stat(ino=8))  # another folder in its place
+
+
+def test_folder_record_not_reusable_or_racy_is_never_fresh():
+    assert not invcache.folder_is_fresh(invcache.folder_record(_folder_stat(), OLD_NS + 10**10, False, [], [], []),
+                                        _folder_stat())  # held a symlink
+    assert not invcache.folder_is_fresh(invcache.folder_record(_folder_stat(), OLD_NS + 1000, True, [], [], []),
+                                        _folder_stat())  # listed within the timestamp granularity
+
+
+@pytest.mark.parametrize("record", [None, (), "x", (1, 2, 3), (OLD_NS, OLD_NS, 7, OLD_NS + 10**10, True, [], (), ())])
+def test_odd_folder_records_are_never_fresh(record):
+    assert not invcache.folder_is_fresh(record, _folder_stat())
 
 
 def test_folders_round_trip(tmp_path):
     cache_file = str(tmp_path / "c.msgpack")
-    folders = {"/etc/xen": invcache.folder_digest({"a.cfg"})}
+    folders = {"/etc/xen": invcache.folder_record(_folder_stat(), OLD_NS, True, [], ["a.cfg", "vm\udcff.cfg"], [])}
     assert invcache.save_entries(cache_file, {}, SETTINGS, folders=folders) == []
-    assert invcache.load_cache(cache_file, SETTINGS) == ({}, folders, [])
+    content = invcache.load_cache(cache_file, SETTINGS)
+    assert (content.entries, content.folders, content.problems) == ({}, folders, [])
 
 
 def test_racy_entries_are_not_trusted():
