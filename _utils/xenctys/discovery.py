@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import List
 
-from xenctys import invcache
+from xenctys import invcache, invfolder
 from xenctys.address import expand_base_paths
 from xenctys.cfgreader import read_config
 from xenctys.cfgsyntax import NotRegularFile, read_file_bytes
@@ -55,6 +55,8 @@ _SCORED_KEY_LINE = re.compile(rb"^[ \t]*(?:name|vif|disk|memory|bootloader|uuid|
 MIN_KEY_LINES = 5  # awk: score > 4
 _FACTS_LENGTH = len(ConfigFacts._fields)
 _BY_NAME = operator.attrgetter("name")
+_IDENTITY_OF = operator.attrgetter("st_dev", "st_ino")
+_FIRST = operator.itemgetter(0)
 
 
 class ConfigList(Sequence):
@@ -65,7 +67,7 @@ class ConfigList(Sequence):
     inventory of 10,000 DomUs builds one DomUConfig, not 10,000.
     """
 
-    def __init__(self, items=(), records=invcache.EMPTY_RECORDS):
+    def __init__(self, items=(), records=invcache.NO_RECORDS):
         # (facts, DomUConfig, packed bytes or (offset, length) in ``records``), sorted by path;
         # facts[0] is the path
         self._items = sorted(items, key=lambda item: item[0][0])
@@ -84,7 +86,9 @@ class ConfigList(Sequence):
         return config
 
     def __iter__(self):
-        # Iterating means "all of them" (ENUMERATE, Salt returns): build them in one pass.
+        # Iterating means "all of them" (ENUMERATE, Salt returns): build them in one pass, the
+        # records read in one go.
+        self._records.data()
         with invcache.gc_paused():
             configs = [self[index] for index in range(len(self))]
         return iter(configs)
@@ -133,18 +137,16 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
     bases = expand_base_paths(DEFAULT_BASE_PATHS if base_paths is None else base_paths)
     caching = bool(use_cache and cache_file)
     settings = invcache.cache_settings(max_bytes, common_file)
-    cache = invcache.load_cache(cache_file, settings) if caching else invcache.CacheContent({}, {}, b"", [])
+    cache = invcache.load_cache(cache_file, settings) if caching else invcache.CacheContent({}, invcache.NO_RECORDS, [])
     problems = cache.problems
-    run = _Run(cache.entries, cache.folders, max_bytes, common_file, caching)
+    run = _Run(cache.folders, max_bytes, common_file, caching, cache.records)
     with invcache.gc_paused():  # thousands of records, no cycles: see invcache.gc_paused
         for base in bases:
             _walk_base(base, run)
         _examine_pending(run)
         problems.extend(run.problems)
         if caching and run.changed(bases):
-            problems.extend(invcache.save_entries(
-                cache_file, invcache.merge_entries(cache.entries, run.entries, bases), settings,
-                folders=invcache.merge_entries(cache.folders, run.folders, bases), records=cache.records))
+            problems.extend(_save(cache_file, settings, run, cache, bases))
     return Inventory(
         configs=ConfigList(run.kept_configs(), cache.records),
         problems=sorted(problems, key=lambda problem: (problem["path"], problem["reason"])),
@@ -152,6 +154,32 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
         from_cache=run.from_cache,
         parsed=run.parsed,
     )
+
+
+def _save(cache_file, settings, run, cache, bases):
+    """Write the cache: this walk's folders, plus the old ones outside every walked base (a call
+    with ``b:`` walks part of the tree; the rest stays valid).  Old folders below a walked base
+    that the walk did not meet are gone."""
+    kept = {folder: record for folder, record in cache.folders.items() if not invcache.under_any(folder, bases)}
+    kept.update(run.folders)
+    cache.records.data()  # every old region is copied: one read, not one per folder
+    index, parts, offset = {}, [], 0
+    for folder, record in kept.items():
+        try:
+            region = invfolder.record_region(record, cache.records)
+        except (TypeError, IndexError):
+            continue  # a damaged old record outside the walk: dropped
+        index[folder] = invfolder.with_records_at(record, offset)
+        parts.append(region)
+        offset += len(region)
+    for folder, draft in run.drafts.items():
+        prefix = _prefix(folder)
+        record, region = draft.pack([run.entries.get(prefix + name) for name in draft.files], cache.records,
+                                    run.common_file)
+        index[folder] = invfolder.with_records_at(record, offset)
+        parts.append(region)
+        offset += len(region)
+    return invcache.save_cache(cache_file, settings, index, parts)
 
 
 def passes_ctys_filter(data):
@@ -181,10 +209,11 @@ def is_candidate_name(name):
 class _Run:
     """State of one discovery: visited folders, files seen, entries built, counters, problems."""
 
-    def __init__(self, old_entries, old_folders, max_bytes, common_file, caching=True):
-        self.old_entries = old_entries
+    def __init__(self, old_folders, max_bytes, common_file, caching=True, records=invcache.NO_RECORDS):
         self.old_folders = old_folders  # folder -> its record when the cache was written
-        self.folders = {}  # folder -> its record now
+        self.records = records  # the records part those records point into
+        self.folders = {}  # folder -> its old record, taken as it is (nothing in it changed)
+        self.drafts = {}  # folder -> FolderDraft: listed or checked file by file in this run
         self.same_names = set()  # folders whose names are those of their old record
         self.max_bytes = max_bytes
         self.common_file = common_file
@@ -194,7 +223,7 @@ class _Run:
         self.visited_dirs = set()  # (st_dev, st_ino) of every folder walked
         self.files = {}  # (st_dev, st_ino) -> the one path kept for that file
         self.pending = {}  # path -> (mtime_ns, size) of every file to examine (read) after the walk
-        self.entries = {}  # path -> cache entry, for every candidate file met
+        self.entries = {}  # path -> cache entry, for every candidate file of the drafts
         self.configs = {}  # path -> (ConfigFacts, DomUConfig or its record) of every accepted file
         self.problems = []
         self.from_cache = 0
@@ -217,13 +246,10 @@ class _Run:
 
     def changed(self, bases):
         """True when the cache file needs writing: anything examined anew, gone, or a folder changed."""
-        if self.examined or not self.entries.keys() <= self.old_entries.keys():
+        if self.examined or not all(draft.same_as_old() for draft in self.drafts.values()):
             return True
-        if any(self.old_folders.get(folder) != record for folder, record in self.folders.items()):
-            return True
-        # Gone since: old entries (folders) below a walked base that this walk did not meet.
-        gone = (self.old_entries.keys() - self.entries.keys()) | (self.old_folders.keys() - self.folders.keys())
-        return any(_under_any(path, bases) for path in gone)
+        gone = self.old_folders.keys() - self.folders.keys() - self.drafts.keys()
+        return any(invcache.under_any(folder, bases) for folder in gone)
 
     def neighbourhood_unchanged(self, folder):
         """True when no file appeared in ``folder`` or its parent since the cache was written.
@@ -246,7 +272,7 @@ class _Names:
 
     def __contains__(self, name):
         if self.names is None:
-            self.names = set(invcache.folder_names(self.record))
+            self.names = set(invfolder.names(self.record))
         return name in self.names
 
 
@@ -276,13 +302,13 @@ def _scan_folder(folder, folder_stat, run):
     """Examine the candidate files of one folder; return its subfolders not walked yet, each
     ``(path, stat)``.  A folder unchanged since the cache was written is not listed again."""
     old = run.old_folders.get(folder)
-    if old is not None and invcache.folder_is_fresh(old, folder_stat):
-        return _scan_known_folder(folder, old, run)
+    if old is not None and invfolder.is_fresh_listing(old, folder_stat):
+        return _scan_known_folder(folder, folder_stat, old, run)
     return _list_folder(folder, folder_stat, old, run)
 
 
 def _list_folder(folder, folder_stat, old, run):
-    """A folder read with ``scandir``: classify its names, record them, examine its candidates."""
+    """A folder read with ``scandir``: classify its names, examine its candidates, draft its record."""
     subfolders = []
     scanned_ns = time.time_ns()
     try:
@@ -293,44 +319,44 @@ def _list_folder(folder, folder_stat, old, run):
         return subfolders
     names = tuple(entry.name for entry in listing)
     run.listings[folder] = set(names)
-    if old is not None and invcache.folder_names(old) == names:
+    if old is not None and invfolder.names(old) == names:
         run.same_names.add(folder)
     unchanged = run.neighbourhood_unchanged(folder)
-    kinds = {"subdirs": [], "candidates": [], "others": []}
+    cached = invfolder.entries_by_name(old, run.records) if old is not None else {}
+    subdirs, candidates, others, stats = [], [], [], []
     reusable = True
     for entry in listing:
         try:
             if entry.is_symlink():
                 reusable = False  # its target may change kind without this folder changing
             if entry.is_dir():
-                kinds["subdirs"].append(entry.name)
+                subdirs.append(entry.name)
                 _add_subfolder(entry.path, entry.stat(), entry.is_symlink(), run, subfolders)
             elif entry.name.endswith(CANDIDATE_SUFFIXES):
-                kinds["candidates"].append(entry.name)
-                _examine_entry(entry, run, unchanged)
+                candidates.append(entry.name)
+                stats.append(_examine_entry(entry, cached.get(entry.name), run, unchanged))
             else:
-                kinds["others"].append(entry.name)
+                others.append(entry.name)
         except OSError as err:  # between scandir and stat: vanished, EACCES, ELOOP...
             reusable = False
-            kinds["others"].append(entry.name)
+            others.append(entry.name)
             run.problem(entry.path, f"cannot examine: {_reason(err)}")
-    run.folders[folder] = invcache.folder_record(folder_stat, scanned_ns, reusable, kinds["subdirs"],
-                                                 kinds["candidates"], kinds["others"])
+    _draft(run, folder, folder_stat, scanned_ns, reusable, subdirs, others, candidates, stats, old, cached)
     return subfolders
 
 
-def _scan_known_folder(folder, record, run):
+def _scan_known_folder(folder, folder_stat, record, run):
     """A folder whose names are those of its cache record: stat them, do not list the folder.
 
-    This runs for every folder of every warm call, so it is kept short: one stat per name.
+    This runs for every folder of every warm call, so it is kept short: one stat per name, and
+    when all of them (and the side files) are as the record says, its files are taken as one
+    unit (:func:`invfolder.quick_items`) without decoding a single entry.
     """
-    run.folders[folder] = record
     run.listings[folder] = _Names(record)
     run.same_names.add(folder)
-    unchanged = run.neighbourhood_unchanged(folder)
-    prefix = folder if folder.endswith("/") else folder + "/"
+    prefix = _prefix(folder)
     subfolders = []
-    for name in record[invcache.F_SUBDIRS]:
+    for name in record[invfolder.F_SUBDIRS]:
         path = prefix + name
         try:
             stat_result = os.stat(path)
@@ -341,18 +367,62 @@ def _scan_known_folder(folder, record, run):
             _add_subfolder(path, stat_result, False, run, subfolders)
         else:
             run.problem(path, "changed while its folder was walked: not walked")
-    for name in record[invcache.F_CANDIDATES]:
-        path = prefix + name
+    files = record[invfolder.F_FILES]
+    paths = list(map(prefix.__add__, files))
+    try:
+        stats = list(map(os.stat, paths))
+    except OSError:
+        stats = None  # one of them changed since its folder's stat: file by file below
+    if stats is not None and _take_unchanged_folder(record, prefix, paths, stats, run):
+        run.folders[folder] = record
+        return subfolders
+    unchanged = run.neighbourhood_unchanged(folder)
+    cached = invfolder.entries_by_name(record, run.records)
+    stats = []
+    for name, path in zip(files, paths):
         try:
             stat_result = os.stat(path)
         except FileNotFoundError:
             run.problem(path, "vanished while its folder was read")
+            stats.append(None)
             continue
         except OSError as err:
             run.problem(path, f"cannot examine: {_reason(err)}")
+            stats.append(None)
             continue
-        _examine_candidate(path, stat_result, False, run, unchanged)
+        stats.append(stat_result)
+        _examine_candidate(path, stat_result, False, cached.get(name), run, unchanged)
+    _draft(run, folder, folder_stat, time.time_ns(), True, record[invfolder.F_SUBDIRS], record[invfolder.F_OTHERS],
+           files, stats, record, cached)
     return subfolders
+
+
+def _take_unchanged_folder(record, prefix, paths, stats, run):
+    """Take every file of a known folder from its record at once; False when that cannot be done."""
+    quick = invfolder.quick_items(record, prefix, stats, run.memo)
+    if quick is None:
+        return False
+    identities = list(map(_IDENTITY_OF, stats))
+    if not run.files.keys().isdisjoint(identities):
+        return False  # a file met already through another path: the per-file rules decide
+    configs, problems = quick
+    run.files.update(zip(identities, paths))
+    run.configs.update(zip(map(_FIRST, map(_FIRST, configs)), configs))  # path = facts[0]
+    for path, reason in problems:
+        run.problem(path, reason)
+    run.from_cache += len(paths)
+    return True
+
+
+def _draft(run, folder, folder_stat, scanned_ns, reusable, subdirs, others, files, stats, old, cached):
+    """Record a folder listed or checked file by file, to be saved as a new record if it changed."""
+    draft = invfolder.FolderDraft(folder, folder_stat, scanned_ns, reusable, subdirs, others, files, old)
+    if all(st is not None for st in stats):
+        draft.sigs = invfolder.file_signatures(stats)
+    prefix = _prefix(folder)
+    draft.all_reused = (old is not None and len(cached) == len(files)
+                        and all(run.entries.get(prefix + name) is cached.get(name) for name in files))
+    run.drafts[folder] = draft
 
 
 def _add_subfolder(path, stat_result, is_symlink, run, subfolders):
@@ -365,22 +435,24 @@ def _add_subfolder(path, stat_result, is_symlink, run, subfolders):
     subfolders.append((path, stat_result))
 
 
-def _examine_entry(entry, run, neighbourhood_unchanged):
-    """:func:`_examine_candidate` for a name met by ``scandir``."""
+def _examine_entry(entry, cached, run, neighbourhood_unchanged):
+    """:func:`_examine_candidate` for a name met by ``scandir``; its stat, None when it has none."""
     try:
         stat_result = entry.stat()
     except FileNotFoundError:
         run.problem(entry.path, "dangling symlink" if entry.is_symlink() else "vanished while its folder was read")
-        return
-    _examine_candidate(entry.path, stat_result, entry.is_symlink(), run, neighbourhood_unchanged)
+        return None
+    except OSError as err:  # EACCES, ELOOP...
+        run.problem(entry.path, f"cannot examine: {_reason(err)}")
+        return None
+    _examine_candidate(entry.path, stat_result, entry.is_symlink(), cached, run, neighbourhood_unchanged)
+    return stat_result
 
 
-def _examine_candidate(path, stat_result, is_symlink, run, neighbourhood_unchanged=False):
-    """One ``*.conf``/``*.ctys``/``*.cfg`` file: from the cache, or read, filter and parse.
-
-    This runs for every file of every call (10,000 on a big dom0), so the cached path is kept
-    short: a few dict look-ups, no read.  ``neighbourhood_unchanged``: no file appeared in this
-    folder or its parent (so no side file either).
+def _examine_candidate(path, stat_result, is_symlink, cached, run, neighbourhood_unchanged=False):
+    """One ``*.conf``/``*.ctys``/``*.cfg`` file: from its cache entry ``cached`` (None: none), or
+    read, filter and parse.  ``neighbourhood_unchanged``: no file appeared in this folder or its
+    parent (so no side file either).
     """
     if not stat.S_ISREG(stat_result.st_mode):
         run.problem(path, "not a regular file (device, FIFO or socket): not read")
@@ -390,7 +462,6 @@ def _examine_candidate(path, stat_result, is_symlink, run, neighbourhood_unchang
         return
     run.files[identity] = path
     file_signature = (stat_result.st_mtime_ns, stat_result.st_size)
-    cached = run.old_entries.get(path)
     if cached is None or not _reuse(path, cached, file_signature, run, neighbourhood_unchanged):
         run.pending[path] = file_signature  # examined after the walk: see _examine_pending
         return
@@ -495,7 +566,7 @@ def _examine_in_parallel(paths, run):
     """
     global _FORKED_RUN  # pylint: disable=global-statement
     workers = min(_parallel_workers(), -(-len(paths) // PARALLEL_CHUNK_FILES))
-    if workers < 2 or threading.active_count() > 1:
+    if workers < 2 or _other_threads_running():
         return False
     try:
         import multiprocessing  # pylint: disable=import-outside-toplevel
@@ -525,11 +596,15 @@ def _examine_in_parallel(paths, run):
     return True
 
 
+def _other_threads_running():
+    return threading.active_count() > 1
+
+
 def _examine_chunk(chunk):
     """In a worker: examine ``(path, signature)`` pairs like :func:`_examine_file`; return for each
     ``(path, cache entry, facts or None, packed config or None, 1 when parsed else 0)``."""
     parent = _FORKED_RUN
-    run = _Run({}, {}, parent.max_bytes, parent.common_file, parent.caching)
+    run = _Run({}, parent.max_bytes, parent.common_file, parent.caching)
     run.listings = parent.listings
     run.memo = invcache.StatMemo(run.listings)
     results = []
@@ -620,8 +695,9 @@ def _identity(stat_result):
     return (stat_result.st_dev, stat_result.st_ino)
 
 
-def _under_any(path, bases):
-    return any(base == "/" or path == base or path.startswith(base + "/") for base in bases)
+def _prefix(folder):
+    """What a name in ``folder`` is appended to for its path."""
+    return folder if folder.endswith("/") else folder + "/"
 
 
 def _reason(err):

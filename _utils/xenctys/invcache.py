@@ -1,15 +1,16 @@
-"""The msgpack inventory cache: what discovery learnt about each file and folder, reused while
-nothing changed.
+"""The msgpack inventory cache file: what discovery learnt, reused while nothing changed.
 
 One file (its path is the caller's, e.g. ``<minion cachedir>/xen/inventory.msgpack``) holds three
 parts back to back::
 
     header   {"kind": "xenctys-inventory", "format": CACHE_FORMAT, "settings": {...}, "index": N}
-    index    (N bytes) {"entries": {<file path>: <entry>, ...}, "folders": {<folder>: <record>, ...}}
-    records  the packed DomUConfig of every config entry, back to back
+    index    (N bytes) {"folders": {<folder path>: <folder record>, ...}}
+    records  the packed DomUConfig of every config, folder by folder
 
-Only the header and the index are decoded on a load (about a sixth of the file for 10,000
-configs); a record is sliced out of the loaded bytes and decoded when that config is used.
+A load reads and decodes the header and the index only (about a seventh of the file for 10,000
+configs); the records part is read when a config is first used (:class:`RecordSource`).  What a
+folder record holds, and how discovery checks a folder's files as one unit, is
+:mod:`xenctys.invfolder`'s; this module has the file, and the entries of single files.
 
 An entry describes one candidate file as discovery last saw it.  It is an array (a tuple once
 loaded), read through the index names below (as maps, 10,000 entries would repeat their key
@@ -19,27 +20,13 @@ strings 10,000 times):
 * ``STATUS``: ``"config"`` (accepted), ``"rejected"`` (failed the ctys filter; never parsed) or
   ``"problem"`` (binary, huge, unparseable); ``REASON`` says why for the last two;
 * for a config, ``FACTS``: the few values addresses are matched on (``resolve.ConfigFacts``) and
-  ``CONFIG``: where its record is, ``(offset, length)`` in the records part (in memory, a record
-  not saved yet is its bytes);
+  ``CONFIG``: its record: in memory its bytes or ``(offset, length)`` in the records part;
 * ``DEPS``: ``(path, mtime_ns, size)`` of every other file the record was built from (ctys
   ``.ctys`` sidecars, the common file): a sidecar change changes the record.
 
-A folder record (``F_*`` index names) keeps the folder's signature (mtime, ctime, inode) when it
-was listed, and its names: subfolders, candidate files, other names.  A folder whose signature
-is unchanged has the same names (creating, deleting or renaming a name changes the folder's
-mtime), so the warm walk does not list it again: it stats the names it knows.  A folder that
-held a symlink, or a name that could not be classified, is always listed again (a symlink's
-target can change kind without its folder changing).
-
-The folder names also stand for the side files that were absent: a sidecar that did not exist
-and appears changes the record, and rather than a list of absent paths per record (30,000
-strings to load and check for 10,000 configs), discovery checks the absent sidecars only of
-records whose folder (or parent folder) has other names than before.
-
-An entry (or folder record) is reused only when all of this still holds, so the warm path only
-stats files and folders.  A file changed within the timestamp granularity of its examination is
-"racy" (same mtime, same size, new content is possible, as in git's index) and is examined again;
-so is a racy folder.
+An entry is reused only when all of this still holds, so the warm path only stats files.  A file
+changed within the timestamp granularity of its examination is "racy" (same mtime, same size,
+new content is possible, as in git's index) and is examined again.
 
 The file is written atomically (temporary file in the same folder, fsync, rename), so a crash
 mid-write leaves the previous cache.  A cache that cannot be read or decoded is treated as empty
@@ -50,6 +37,7 @@ ever fatal: the cache only saves time.
 import contextlib
 import gc
 import os
+import weakref
 from typing import NamedTuple
 
 import msgpack
@@ -58,7 +46,7 @@ from xenctys import __version__
 from xenctys.domconfig import DomUConfig
 from xenctys.fsutil import atomic_write
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 CACHE_KIND = "xenctys-inventory"
 # Larger than any sane cache of a dom0; a bigger file is not ours (or is damaged).
 MAX_CACHE_BYTES = 256 << 20
@@ -71,11 +59,7 @@ COARSE_RACY_WINDOW_NS = 2_000_000_000
 
 # Index names of an entry array; a rejected/problem entry stops after REASON.
 MTIME_NS, SIZE, SCANNED_NS, STATUS, REASON, FACTS, CONFIG, DEPS = range(8)
-_SHORT_ENTRY, _CONFIG_ENTRY = REASON + 1, DEPS + 1
-
-# Index names of a folder record.
-F_MTIME_NS, F_CTIME_NS, F_INO, F_SCANNED_NS, F_REUSABLE, F_SUBDIRS, F_CANDIDATES, F_OTHERS = range(8)
-_FOLDER_RECORD = F_OTHERS + 1
+SHORT_ENTRY_LENGTH, CONFIG_ENTRY_LENGTH = REASON + 1, DEPS + 1
 
 # File names are bytes on Linux; Python shows undecodable ones with surrogates.  They must
 # round-trip through the cache as they are, or such a file would break the whole cache.
@@ -86,21 +70,61 @@ STATUS_REJECTED = "rejected"
 STATUS_PROBLEM = "problem"
 
 
-class CacheContent(NamedTuple):
-    """What :func:`load_cache` read: entries and folder records by path, the records part (the
-    bytes ``CONFIG`` offsets point into) and the problems met."""
+class RecordSource:
+    """The records part of one cache file, read on first use.
 
-    entries: dict
+    The file stays open (not its path: a later save renames a new file over it, and the records
+    must be those this index points into) until the source is garbage-collected.
+    """
+
+    def __init__(self, fd=None, start=0, length=0):
+        self._fd, self._start, self._length, self._data = fd, start, length, None
+        if fd is not None:
+            self._finalizer = weakref.finalize(self, os.close, fd)
+        else:
+            self._data = b""
+
+    def data(self):
+        """All the records (bytes); read once."""
+        if self._data is None:
+            try:
+                chunks, offset = [], self._start
+                while offset < self._start + self._length:
+                    chunk = os.pread(self._fd, self._start + self._length - offset, offset)
+                    if not chunk:
+                        break  # shorter than its index says: damaged; its records will not decode
+                    chunks.append(chunk)
+                    offset += len(chunk)
+                self._data = b"".join(chunks)
+            except OSError:
+                self._data = b""
+            self._finalizer()  # everything is in memory now
+        return self._data
+
+    def slice(self, offset, length):
+        """``length`` bytes at ``offset``: from memory once everything was read, else one read."""
+        if self._data is not None:
+            return self._data[offset:offset + length]
+        try:
+            return os.pread(self._fd, min(length, max(self._length - offset, 0)), self._start + offset)
+        except (OSError, ValueError, OverflowError):
+            return b""
+
+
+NO_RECORDS = RecordSource()
+
+
+class CacheContent(NamedTuple):
+    """What :func:`load_cache` read: folder records by path, the records they point into, and
+    the problems met."""
+
     folders: dict
-    records: bytes
+    records: RecordSource
     problems: list
 
 
-EMPTY_RECORDS = b""
-
-
 def _empty(problems=()):
-    return CacheContent({}, {}, EMPTY_RECORDS, list(problems))
+    return CacheContent({}, NO_RECORDS, list(problems))
 
 
 # --- reading and writing the file ----------------------------------------------------------------
@@ -115,19 +139,30 @@ def load_cache(cache_file, settings):
     """The :class:`CacheContent` of the cache file; empty when it cannot be used.
 
     A missing cache, or one written by another format/version/settings, is silently empty; an
-    unreadable or corrupt one is empty and reported in ``problems``.  Records are not decoded.
+    unreadable or corrupt one is empty and reported in ``problems``.
     """
     try:
-        with open(cache_file, "rb") as handle:
-            data = handle.read(MAX_CACHE_BYTES + 1)
+        fd = os.open(cache_file, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return _empty()
-    except OSError as err:
-        return _empty([_problem(cache_file, f"inventory cache ignored: cannot read it ({_os_reason(err)})")])
-    if len(data) > MAX_CACHE_BYTES:
-        return _empty([_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")])
+    except (OSError, ValueError) as err:
+        return _empty([_problem(cache_file, f"inventory cache ignored: cannot read it ({_reason(err)})")])
     try:
-        header, index_start = _read_header(data)
+        content = _load_open(cache_file, fd, settings)
+    except OSError as err:  # a read error (a folder opened as a file, EIO...)
+        content = _empty([_problem(cache_file, f"inventory cache ignored: cannot read it ({_reason(err)})")])
+    if content.records is NO_RECORDS:
+        os.close(fd)
+    return content
+
+
+def _load_open(cache_file, fd, settings):
+    size = os.fstat(fd).st_size
+    if size > MAX_CACHE_BYTES:
+        return _empty([_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")])
+    head = os.pread(fd, HEADER_PEEK_BYTES, 0)
+    try:
+        header, index_start = _read_header(head, fd, size)
     except Exception as err:  # pylint: disable=broad-except  # msgpack raises many types on garbage
         return _empty([_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")])
     if not (isinstance(header, dict) and header.get("kind") == CACHE_KIND):
@@ -135,93 +170,72 @@ def load_cache(cache_file, settings):
     if header.get("format") != CACHE_FORMAT or header.get("settings") != settings:
         return _empty()  # written by another version or with other settings: start over quietly
     index_bytes = header.get("index")
-    if not isinstance(index_bytes, int) or not 0 <= index_bytes <= len(data) - index_start:
+    if not isinstance(index_bytes, int) or not 0 <= index_bytes <= size - index_start:
         return _empty([_problem(cache_file, "inventory cache ignored: corrupt (index length)")])
-    records_start = index_start + index_bytes
+    data = _read_exactly(fd, index_start, index_bytes)
     try:
-        index = _unpack_without_gc(memoryview(data)[index_start:records_start])
+        index = unpack_without_gc(data)
     except Exception as err:  # pylint: disable=broad-except
         return _empty([_problem(cache_file, f"inventory cache ignored: corrupt ({type(err).__name__})")])
-    if not (isinstance(index, dict) and isinstance(index.get("entries"), dict)
-            and isinstance(index.get("folders"), dict)):
+    if not (isinstance(index, dict) and isinstance(index.get("folders"), dict)):
         return _empty([_problem(cache_file, "inventory cache ignored: not an inventory cache")])
-    # The records are sliced from ``data`` itself when used: no copy of the (largest) part now.
-    return CacheContent(index["entries"], index["folders"], memoryview(data)[records_start:], [])
+    records_start = index_start + index_bytes
+    return CacheContent(index["folders"], RecordSource(fd, records_start, size - records_start), [])
 
 
-def _read_header(data):
+def _read_header(head, fd, size):
     """``(header, offset of the index)``.  The header is a small map; a file whose first object
     is not (an older format kept everything in one map) is unpacked whole to say what it is."""
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=False, unicode_errors=PATH_ERRORS,
                                 max_buffer_size=HEADER_PEEK_BYTES)
-    unpacker.feed(data[:HEADER_PEEK_BYTES])
+    unpacker.feed(head)
     try:
         header = unpacker.unpack()
     except msgpack.OutOfData:
-        return _unpack_without_gc(data), len(data)
+        return unpack_without_gc(_read_exactly(fd, 0, size)), size
     return header, unpacker.tell()
 
 
-def load_entries(cache_file, settings):
-    """``(entries, problems)`` with every config record as bytes: for tools and tests that look
-    inside the cache (discovery itself uses :func:`load_cache` and decodes records lazily)."""
-    content = load_cache(cache_file, settings)
-    entries = {}
-    for path, entry in content.entries.items():
-        if _is_config_entry(entry):
-            entry = entry[:CONFIG] + (record_bytes(entry[CONFIG], content.records),) + entry[CONFIG + 1:]
-        entries[path] = entry
-    return entries, content.problems
+def _read_exactly(fd, offset, length):
+    chunks = []
+    while length > 0:
+        chunk = os.pread(fd, length, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset, length = offset + len(chunk), length - len(chunk)
+    return b"".join(chunks)
 
 
-def save_entries(cache_file, entries, settings, folders=None, records=EMPTY_RECORDS):
-    """Write the cache atomically; return problems (empty on success).  Never raises OSError.
-
-    A config entry's ``CONFIG`` is its record's bytes, or ``(offset, length)`` in ``records``
-    (the records part of the cache these entries were loaded from).
-    """
+def save_cache(cache_file, settings, index_folders, record_parts):
+    """Write the cache atomically from the folder records and the records part's pieces (in
+    the order their offsets were given); return problems (empty on success).  Never raises
+    OSError."""
     try:
-        index_entries, record_parts = _place_records(entries, records)
-        index = msgpack.packb({"entries": index_entries, "folders": folders or {}}, use_bin_type=True,
-                              default=str, unicode_errors=PATH_ERRORS)
+        index = msgpack.packb({"folders": index_folders}, use_bin_type=True, default=str,
+                              unicode_errors=PATH_ERRORS)
         header = msgpack.packb({"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings,
                                 "index": len(index)}, use_bin_type=True, unicode_errors=PATH_ERRORS)
         atomic_write(cache_file, b"".join([header, index, *record_parts]))
     except (OSError, ValueError, TypeError, OverflowError) as err:
-        reason = _os_reason(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}"
+        reason = _reason(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}"
         return [_problem(cache_file, f"inventory cache not written, the previous one is kept ({reason})")]
     return []
 
 
-def _place_records(entries, records):
-    """Entries with ``CONFIG`` as ``(offset, length)`` in the records part, and that part's pieces."""
-    placed, parts, offset = {}, [], 0
-    for path, entry in entries.items():
-        if _is_config_entry(entry):
-            blob = record_bytes(entry[CONFIG], records)
-            entry = [*entry[:CONFIG], (offset, len(blob)), *entry[CONFIG + 1:]]
-            parts.append(blob)
-            offset += len(blob)
-        placed[path] = entry
-    return placed, parts
-
-
 def record_bytes(config, records):
-    """The packed record a ``CONFIG`` field stands for: its bytes, or its slice of ``records``.
-
-    A reference that does not fit in ``records`` gives what fits (it will not decode: see
-    :func:`unpack_config`); anything else gives ``b""``.
-    """
+    """The packed record a ``CONFIG`` field stands for: its bytes, or its slice of ``records``
+    (a :class:`RecordSource`).  A reference that does not fit gives what fits (it will not
+    decode: see :func:`unpack_config`); anything else gives ``b""``."""
     if isinstance(config, bytes):
         return config
     if is_record_ref(config):
-        offset, length = config
-        return bytes(records[offset:offset + length])
+        return records.slice(config[0], config[1])
     return b""
 
 
 def is_record_ref(value):
-    """True for a well-formed ``(offset, length)`` of a record in the records part."""
+    """True for a well-formed ``(offset, length)`` of a record."""
     return (isinstance(value, tuple) and len(value) == 2 and type(value[0]) is int  # pylint: disable=unidiomatic-typecheck
             and type(value[1]) is int and value[0] >= 0 and value[1] >= 0)  # pylint: disable=unidiomatic-typecheck
 
@@ -231,48 +245,16 @@ def is_record(value):
     return isinstance(value, bytes) or is_record_ref(value)
 
 
-def _is_config_entry(entry):
-    return isinstance(entry, (list, tuple)) and len(entry) == _CONFIG_ENTRY and entry[STATUS] == STATUS_CONFIG
+def is_config_entry(entry):
+    return isinstance(entry, (list, tuple)) and len(entry) == CONFIG_ENTRY_LENGTH and entry[STATUS] == STATUS_CONFIG
 
 
-def merge_entries(old_entries, new_entries, walked_bases):
-    """The entries (or folder records) to save: this walk's, plus old ones outside every walked base.
-
-    A call with ``b:`` walks only part of the tree; the other entries stay valid and are kept,
-    while old entries below a walked base that the walk did not meet (deleted files) are dropped.
-    """
-    merged = {path: entry for path, entry in old_entries.items() if not _under_any(path, walked_bases)}
-    merged.update(new_entries)
-    return merged
-
-
-# --- folder records ------------------------------------------------------------------------------
-
-
-def folder_record(stat_result, scanned_ns, reusable, subdirs, candidates, others):
-    """The record of a folder listed at ``scanned_ns`` (see the module docstring)."""
-    return (stat_result.st_mtime_ns, stat_result.st_ctime_ns, stat_result.st_ino, scanned_ns, bool(reusable),
-            tuple(subdirs), tuple(candidates), tuple(others))
-
-
-def folder_is_fresh(record, stat_result):
-    """True when the folder's names are still those of ``record``: no need to list it again."""
-    try:
-        return (len(record) == _FOLDER_RECORD and record[F_REUSABLE] is True
-                and record[F_MTIME_NS] == stat_result.st_mtime_ns and record[F_CTIME_NS] == stat_result.st_ctime_ns
-                and record[F_INO] == stat_result.st_ino
-                and not is_racy(record[F_MTIME_NS], record[F_SCANNED_NS])
-                and all(isinstance(record[part], tuple) for part in (F_SUBDIRS, F_CANDIDATES, F_OTHERS)))
-    except TypeError:
-        return False
-
-
-def folder_names(record):
-    """Every name of a folder record, sorted; None for a record of an unexpected shape."""
-    try:
-        return tuple(sorted(record[F_SUBDIRS] + record[F_CANDIDATES] + record[F_OTHERS]))
-    except (IndexError, KeyError, TypeError):
-        return None
+def under_any(path, bases):
+    """True when ``path`` is one of ``bases`` or below one."""
+    for base in bases:
+        if base == "/" or path == base or path.startswith(base.rstrip("/") + "/"):
+            return True
+    return False
 
 
 @contextlib.contextmanager
@@ -292,7 +274,7 @@ def gc_paused():
             gc.enable()
 
 
-def _unpack_without_gc(data):
+def unpack_without_gc(data):
     """Unpack the cache with as little cyclic-GC work as possible.
 
     Arrays come back as tuples: a tuple (or dict) holding only strings and numbers is dropped from
@@ -367,9 +349,9 @@ def is_fresh(entry, file_signature, memo):
         if mtime_ns != file_signature[0] or size != file_signature[1] or is_racy(mtime_ns, scanned_ns):
             return False
         length = len(entry)
-        if length == _SHORT_ENTRY:
+        if length == SHORT_ENTRY_LENGTH:
             return status in (STATUS_REJECTED, STATUS_PROBLEM)
-        if length != _CONFIG_ENTRY or status != STATUS_CONFIG:
+        if length != CONFIG_ENTRY_LENGTH or status != STATUS_CONFIG:
             return False
         for path, dep_mtime_ns, dep_size in entry[DEPS]:
             if memo.signature(path) != (dep_mtime_ns, dep_size) or is_racy(dep_mtime_ns, scanned_ns):
@@ -415,18 +397,13 @@ def unpack_config(blob):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _under_any(path, bases):
-    for base in bases:
-        if base == "/" or path == base or path.startswith(base.rstrip("/") + "/"):
-            return True
-    return False
-
-
 def _problem(path, reason):
     return {"path": path, "reason": reason}
 
 
-def _os_reason(err):
-    if err.errno:
+def _reason(err):
+    if isinstance(err, OSError) and err.errno:
         return f"[Errno {err.errno}] {err.strerror}"
-    return err.strerror or str(err)
+    if isinstance(err, OSError):
+        return err.strerror or str(err)
+    return str(err)

@@ -300,7 +300,7 @@ def full_disk(tmp_path):
 
 def test_cache_write_on_a_full_disk_keeps_the_old_cache_and_answers(xen, loaders, functional_host, xen_dir, seed,
                                                                     full_disk, monkeypatch):
-    from xenctys import invcache  # pylint: disable=import-outside-toplevel
+    from xenctys import invcache, invfolder  # pylint: disable=import-outside-toplevel
 
     fill = full_disk(xen_dir)
     first = xen.enumerate()
@@ -324,7 +324,7 @@ def test_cache_write_on_a_full_disk_keeps_the_old_cache_and_answers(xen, loaders
     assert any("inventory cache not written" in problem["reason"] for problem in second["problems"]), second
     with open(cache_file, "rb") as handle:
         assert handle.read() == cache_before, "the previous cache was changed"
-    entries, problems = invcache.load_entries(cache_file, invcache.cache_settings(DEFAULT_MAX_BYTES, None))
+    entries, problems = invfolder.load_entries(cache_file, invcache.cache_settings(DEFAULT_MAX_BYTES, None))
     assert entries and not problems, problems  # still a good cache (of the old content)
     assert not [name for name in os.listdir(xen_dir) if name.startswith(".tmp-")], os.listdir(xen_dir)
     rows = xen.list()

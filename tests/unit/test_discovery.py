@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from xenctys import discovery, invcache
+from xenctys import discovery, invcache, invfolder
 from xenctys.address import parse_address
 from xenctys.discovery import DEFAULT_BASE_PATHS, ConfigList, Inventory, discover, passes_ctys_filter
 from xenctys.errors import AmbiguousAddressError
@@ -430,7 +430,7 @@ def test_new_and_deleted_configs(home, tmp_path, counted):
     inventory = discover("~/xen", cache_file=str(cache_file))
     assert counted["parsed"] == [str(new)]
     assert sorted(c.label for c in inventory.configs) == ["new", "tst100", "tst101"]
-    content = invcache.load_entries(str(cache_file), invcache.cache_settings(1 << 20, None))[0]
+    content = invfolder.load_entries(str(cache_file), invcache.cache_settings(1 << 20, None))[0]
     assert not any("xtst100" in path for path in content)
 
 
@@ -465,21 +465,21 @@ def test_cache_entries_of_odd_shape_are_examined_again(home, tmp_path, counted):
     cache_file = tmp_path / "inventory.msgpack"
     _cold_then_warm(cache_file, counted)
     settings = invcache.cache_settings(1 << 20, None)
-    entries = {path: list(entry) for path, entry in invcache.load_entries(str(cache_file), settings)[0].items()}
+    entries = {path: list(entry) for path, entry in invfolder.load_entries(str(cache_file), settings)[0].items()}
     for entry in entries.values():
         if entry[invcache.STATUS] == "config":
             entry[invcache.CONFIG] = b"\xc1garbage"
             break
     else:
         pytest.fail("no config entry")
-    invcache.save_entries(str(cache_file), entries, settings)
+    invfolder.save_entries(str(cache_file), entries, settings)
     inventory = discover("~/xen", cache_file=str(cache_file))
     with pytest.raises(ValueError):
         list(inventory.configs)  # a damaged record is found when used...
     for entry in entries.values():
         if entry[invcache.STATUS] == "config":
             entry[invcache.FACTS] = "not a list"
-    invcache.save_entries(str(cache_file), entries, settings)
+    invfolder.save_entries(str(cache_file), entries, settings)
     counted["parsed"].clear()
     inventory = discover("~/xen", cache_file=str(cache_file))
     assert len(counted["parsed"]) == 3 and len(list(inventory.configs)) == 3  # ...or re-read when seen
@@ -693,12 +693,18 @@ def test_parallel_parse_gives_what_the_serial_parse_gives(tmp_path, monkeypatch)
     monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(discovery, "PARALLEL_CHUNK_FILES", 7)
     monkeypatch.setattr(discovery, "_parallel_workers", lambda: 3)
-    forked = []
-    real_chunk = discovery._examine_in_parallel  # pylint: disable=protected-access
-    monkeypatch.setattr(discovery, "_examine_in_parallel", lambda paths, run: forked.append(len(paths))
-                        or real_chunk(paths, run))
+    # pytest runs threads of its own (Salt's log plugin); the workers here touch none of their locks
+    monkeypatch.setattr(discovery, "_other_threads_running", lambda: False)
+    forked = []  # what each parallel attempt returned: True when the workers did the examining
+    real_parallel = discovery._examine_in_parallel  # pylint: disable=protected-access
+
+    def parallel_attempt(paths, run):
+        forked.append(real_parallel(paths, run))
+        return forked[-1]
+
+    monkeypatch.setattr(discovery, "_examine_in_parallel", parallel_attempt)
     parallel = discover(base, cache_file=str(tmp_path / "parallel.msgpack"))
-    assert forked and discovery._FORKED_RUN is None  # pylint: disable=protected-access
+    assert forked == [True] and discovery._FORKED_RUN is None  # pylint: disable=protected-access
     assert _as_data(parallel) == _as_data(serial)
     assert [tuple(f) for f in parallel.configs.facts()] == [tuple(f) for f in serial.configs.facts()]
     assert any(p["reason"].startswith("not parsed: ") for p in parallel.problems)
@@ -716,6 +722,7 @@ def test_parallel_parse_falls_back_to_serial(tmp_path, monkeypatch):
     expected = _as_data(discover(base))
     monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(discovery, "_parallel_workers", lambda: 2)
+    monkeypatch.setattr(discovery, "_other_threads_running", lambda: False)  # (pytest's own threads)
     import multiprocessing  # pylint: disable=import-outside-toplevel
 
     def no_fork(method):
@@ -732,9 +739,14 @@ def test_parallel_parse_falls_back_when_a_worker_dies(tmp_path, monkeypatch):
     monkeypatch.setattr(discovery, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(discovery, "PARALLEL_CHUNK_FILES", 3)
     monkeypatch.setattr(discovery, "_parallel_workers", lambda: 2)
+    monkeypatch.setattr(discovery, "_other_threads_running", lambda: False)  # (pytest's own threads)
+    attempts = []
+    real_parallel = discovery._examine_in_parallel  # pylint: disable=protected-access
+    monkeypatch.setattr(discovery, "_examine_in_parallel",
+                        lambda paths, run: attempts.append(real_parallel(paths, run)) or attempts[-1])
     monkeypatch.setattr(discovery, "_examine_chunk", lambda chunk: os._exit(3))  # pylint: disable=protected-access
     assert _as_data(discover(base)) == expected
-    assert discovery._FORKED_RUN is None  # pylint: disable=protected-access
+    assert attempts == [False] and discovery._FORKED_RUN is None  # pylint: disable=protected-access
 
 
 def test_parallel_parse_stays_serial_beside_other_threads(tmp_path, monkeypatch):

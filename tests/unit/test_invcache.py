@@ -2,12 +2,11 @@
 
 import errno
 import os
-import types
 
 import msgpack
 import pytest
 
-from xenctys import fsutil, invcache
+from xenctys import fsutil, invcache, invfolder
 from xenctys.domconfig import DomUConfig, IPEntry, Vif
 
 SETTINGS = invcache.cache_settings(1 << 20, None)
@@ -33,12 +32,12 @@ def test_config_to_dict_equals_dataclass_to_dict_and_round_trips_through_msgpack
 def test_save_then_load(tmp_path):
     cache_file = str(tmp_path / "xen" / "inventory.msgpack")
     entries = {"/etc/xen/a.conf": invcache.make_entry((OLD_NS, 10), OLD_NS + 10**10, "rejected", reason="x")}
-    assert invcache.save_entries(cache_file, entries, SETTINGS) == []
-    assert invcache.load_entries(cache_file, SETTINGS) == (_as_loaded(entries), [])
+    assert invfolder.save_entries(cache_file, entries, SETTINGS) == []
+    assert invfolder.load_entries(cache_file, SETTINGS) == (_as_loaded(entries), [])
 
 
 def test_missing_cache_is_empty_without_a_problem(tmp_path):
-    assert invcache.load_entries(str(tmp_path / "none.msgpack"), SETTINGS) == ({}, [])
+    assert invfolder.load_entries(str(tmp_path / "none.msgpack"), SETTINGS) == ({}, [])
 
 
 def _header_and_rest(cache_file):
@@ -52,13 +51,13 @@ def _header_and_rest(cache_file):
 
 def test_other_format_or_settings_start_over_quietly(tmp_path):
     cache_file = str(tmp_path / "c.msgpack")
-    invcache.save_entries(cache_file, {"/a.conf": [OLD_NS, 1, OLD_NS, "rejected", ""]}, SETTINGS)
-    assert invcache.load_entries(cache_file, invcache.cache_settings(1 << 10, None)) == ({}, [])
+    invfolder.save_entries(cache_file, {"/a.conf": [OLD_NS, 1, OLD_NS, "rejected", ""]}, SETTINGS)
+    assert invfolder.load_entries(cache_file, invcache.cache_settings(1 << 10, None)) == ({}, [])
     header, rest = _header_and_rest(cache_file)
     header["format"] = invcache.CACHE_FORMAT + 1
     with open(cache_file, "wb") as handle:
         handle.write(msgpack.packb(header) + rest)
-    assert invcache.load_entries(cache_file, SETTINGS) == ({}, [])
+    assert invfolder.load_entries(cache_file, SETTINGS) == ({}, [])
 
 
 def test_a_cache_of_the_previous_format_starts_over_quietly(tmp_path):
@@ -68,33 +67,44 @@ def test_a_cache_of_the_previous_format_starts_over_quietly(tmp_path):
     cache_file.write_bytes(msgpack.packb({"kind": invcache.CACHE_KIND, "format": 3, "settings": SETTINGS,
                                           "entries": entries, "folders": {}}))
     assert cache_file.stat().st_size > invcache.HEADER_PEEK_BYTES
-    assert invcache.load_entries(str(cache_file), SETTINGS) == ({}, [])
+    assert invfolder.load_entries(str(cache_file), SETTINGS) == ({}, [])
 
 
-def test_records_are_kept_apart_and_decoded_only_when_asked(tmp_path):
+def test_records_are_read_only_when_asked(tmp_path):
     cache_file = str(tmp_path / "c.msgpack")
     blob = invcache.pack_config(_config())
     entries = {"/etc/xen/tst100.conf": [OLD_NS, 10, OLD_NS, "config", "", ["/etc/xen/tst100.conf"], blob, []],
                "/etc/xen/b.conf": [OLD_NS, 1, OLD_NS, "rejected", "x"]}
-    assert invcache.save_entries(cache_file, entries, SETTINGS) == []
+    assert invfolder.save_entries(cache_file, entries, SETTINGS) == []
     content = invcache.load_cache(cache_file, SETTINGS)
-    ref = content.entries["/etc/xen/tst100.conf"][invcache.CONFIG]
-    assert ref == (0, len(blob)) and invcache.is_record_ref(ref)  # a place, not the record
-    assert invcache.record_bytes(ref, content.records) == blob
+    assert content.records._data is None  # pylint: disable=protected-access  # not read by the load
+    found = invfolder.entries_by_name(content.folders["/etc/xen"], content.records)
+    ref = found["tst100.conf"][invcache.CONFIG]
+    assert invcache.is_record_ref(ref) and ref[1] == len(blob)  # a place, not the record
     assert invcache.unpack_config(invcache.record_bytes(ref, content.records)) == _config()
-    # Saving loaded entries again (references into the loaded records) keeps every record.
-    assert invcache.save_entries(cache_file, content.entries, SETTINGS, records=content.records) == []
-    assert invcache.load_entries(cache_file, SETTINGS)[0]["/etc/xen/tst100.conf"][invcache.CONFIG] == blob
+    assert invfolder.load_entries(cache_file, SETTINGS)[0]["/etc/xen/tst100.conf"][invcache.CONFIG] == blob
+
+
+def test_records_stay_readable_after_the_file_is_replaced(tmp_path):
+    """A save renames a new file over the cache while an inventory still points into the old one."""
+    cache_file = str(tmp_path / "c.msgpack")
+    blob = invcache.pack_config(_config())
+    entries = {"/etc/xen/tst100.conf": [OLD_NS, 10, OLD_NS, "config", "", ["/etc/xen/tst100.conf"], blob, []]}
+    invfolder.save_entries(cache_file, entries, SETTINGS)
+    content = invcache.load_cache(cache_file, SETTINGS)
+    invfolder.save_entries(cache_file, {"/etc/xen/other.conf": [OLD_NS, 1, OLD_NS, "rejected", "x"]}, SETTINGS)
+    ref = invfolder.entries_by_name(content.folders["/etc/xen"], content.records)["tst100.conf"][invcache.CONFIG]
+    assert invcache.record_bytes(ref, content.records) == blob
 
 
 def test_index_length_beyond_the_file_is_corrupt(tmp_path):
     cache_file = str(tmp_path / "c.msgpack")
-    invcache.save_entries(cache_file, {"/a.conf": [OLD_NS, 1, OLD_NS, "rejected", ""]}, SETTINGS)
+    invfolder.save_entries(cache_file, {"/a.conf": [OLD_NS, 1, OLD_NS, "rejected", ""]}, SETTINGS)
     header, rest = _header_and_rest(cache_file)
     header["index"] = len(rest) + 1
     with open(cache_file, "wb") as handle:
         handle.write(msgpack.packb(header) + rest)
-    entries, problems = invcache.load_entries(cache_file, SETTINGS)
+    entries, problems = invfolder.load_entries(cache_file, SETTINGS)
     assert entries == {} and problems[0]["reason"] == "inventory cache ignored: corrupt (index length)"
 
 
@@ -106,7 +116,7 @@ def test_index_length_beyond_the_file_is_corrupt(tmp_path):
 def test_corrupt_cache_is_reported_and_empty(tmp_path, content):
     cache_file = tmp_path / "c.msgpack"
     cache_file.write_bytes(content)
-    entries, problems = invcache.load_entries(str(cache_file), SETTINGS)
+    entries, problems = invfolder.load_entries(str(cache_file), SETTINGS)
     assert entries == {}
     assert len(problems) == 1 and problems[0]["path"] == str(cache_file)
     assert "inventory cache ignored" in problems[0]["reason"]
@@ -115,7 +125,7 @@ def test_corrupt_cache_is_reported_and_empty(tmp_path, content):
 def test_unreadable_cache_is_reported(tmp_path):
     folder = tmp_path / "a-folder.msgpack"  # open() of a folder fails even for root
     folder.mkdir()
-    entries, problems = invcache.load_entries(str(folder), SETTINGS)
+    entries, problems = invfolder.load_entries(str(folder), SETTINGS)
     assert entries == {} and "cannot read" in problems[0]["reason"]
 
 
@@ -126,7 +136,7 @@ def _as_loaded(entries):
 
 def _save_good_cache(cache_file):
     entries = {"/etc/xen/old.conf": [OLD_NS, 1, OLD_NS, "rejected", "x"]}
-    assert invcache.save_entries(cache_file, entries, SETTINGS) == []
+    assert invfolder.save_entries(cache_file, entries, SETTINGS) == []
     return _as_loaded(entries)
 
 
@@ -138,10 +148,10 @@ def test_crash_before_rename_keeps_the_old_cache(tmp_path, monkeypatch):
         raise OSError(errno.EIO, "simulated crash before the rename")
 
     monkeypatch.setattr(os, "replace", crash)
-    problems = invcache.save_entries(cache_file, {"/etc/xen/new.conf": [OLD_NS, 2, OLD_NS, "rejected", "x"]}, SETTINGS)
+    problems = invfolder.save_entries(cache_file, {"/etc/xen/new.conf": [OLD_NS, 2, OLD_NS, "rejected", "x"]}, SETTINGS)
     assert "previous one is kept" in problems[0]["reason"] and "EIO" not in problems[0]["reason"]
     monkeypatch.undo()
-    assert invcache.load_entries(cache_file, SETTINGS) == (old, [])
+    assert invfolder.load_entries(cache_file, SETTINGS) == (old, [])
     assert os.listdir(tmp_path) == ["c.msgpack"]  # no temporary file left behind
 
 
@@ -166,10 +176,10 @@ def test_enospc_on_write_keeps_the_old_cache(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(fsutil.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
-    problems = invcache.save_entries(cache_file, {"/x.conf": [OLD_NS, 2, OLD_NS, "rejected", "x"]}, SETTINGS)
+    problems = invfolder.save_entries(cache_file, {"/x.conf": [OLD_NS, 2, OLD_NS, "rejected", "x"]}, SETTINGS)
     assert problems[0]["path"] == cache_file and "[Errno 28]" in problems[0]["reason"]
     monkeypatch.undo()
-    assert invcache.load_entries(cache_file, SETTINGS) == (old, [])
+    assert invfolder.load_entries(cache_file, SETTINGS) == (old, [])
     assert os.listdir(tmp_path) == ["c.msgpack"]
 
 
@@ -181,15 +191,15 @@ def test_enospc_on_fsync_keeps_the_old_cache(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
-    assert invcache.save_entries(cache_file, {}, SETTINGS)[0]["reason"].endswith("No space left on device)")
+    assert invfolder.save_entries(cache_file, {}, SETTINGS)[0]["reason"].endswith("No space left on device)")
     monkeypatch.undo()
-    assert invcache.load_entries(cache_file, SETTINGS) == (old, [])
+    assert invfolder.load_entries(cache_file, SETTINGS) == (old, [])
 
 
 def test_unwritable_folder_is_a_problem_not_an_exception(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    problems = invcache.save_entries(str(blocker / "c.msgpack"), {}, SETTINGS)
+    problems = invfolder.save_entries(str(blocker / "c.msgpack"), {}, SETTINGS)
     assert problems and "not written" in problems[0]["reason"]
 
 
@@ -242,39 +252,6 @@ def test_sidecar_change_and_removal_make_it_stale(tmp_path):
     assert not invcache.is_fresh(entry, signature, invcache.StatMemo())
 
 
-def _folder_stat(mtime_ns=OLD_NS, ctime_ns=OLD_NS, ino=7):
-    return types.SimpleNamespace(st_mtime_ns=mtime_ns, st_ctime_ns=ctime_ns, st_ino=ino)
-
-
-def test_folder_record_is_fresh_while_its_signature_holds():
-    record = invcache.folder_record(_folder_stat(), OLD_NS + 10**10, True, ["sub"], ["a.cfg"], ["README"])
-    assert invcache.folder_is_fresh(record, _folder_stat())
-    assert invcache.folder_names(record) == ("README", "a.cfg", "sub")
-    assert not invcache.folder_is_fresh(record, _folder_stat(mtime_ns=OLD_NS + 1))  # a name came or went
-    assert not invcache.folder_is_fresh(record, _folder_stat(ctime_ns=OLD_NS + 1))  # chmod, ...
-    assert not invcache.folder_is_fresh(record, _folder_stat(ino=8))  # another folder in its place
-
-
-def test_folder_record_not_reusable_or_racy_is_never_fresh():
-    assert not invcache.folder_is_fresh(invcache.folder_record(_folder_stat(), OLD_NS + 10**10, False, [], [], []),
-                                        _folder_stat())  # held a symlink
-    assert not invcache.folder_is_fresh(invcache.folder_record(_folder_stat(), OLD_NS + 1000, True, [], [], []),
-                                        _folder_stat())  # listed within the timestamp granularity
-
-
-@pytest.mark.parametrize("record", [None, (), "x", (1, 2, 3), (OLD_NS, OLD_NS, 7, OLD_NS + 10**10, True, [], (), ())])
-def test_odd_folder_records_are_never_fresh(record):
-    assert not invcache.folder_is_fresh(record, _folder_stat())
-
-
-def test_folders_round_trip(tmp_path):
-    cache_file = str(tmp_path / "c.msgpack")
-    folders = {"/etc/xen": invcache.folder_record(_folder_stat(), OLD_NS, True, [], ["a.cfg", "vm\udcff.cfg"], [])}
-    assert invcache.save_entries(cache_file, {}, SETTINGS, folders=folders) == []
-    content = invcache.load_cache(cache_file, SETTINGS)
-    assert (content.entries, content.folders, content.problems) == ({}, folders, [])
-
-
 def test_racy_entries_are_not_trusted():
     now = 1_700_000_000_500_000_000
     assert invcache.is_racy(now - 10_000_000, now)  # changed 10 ms before the scan
@@ -296,10 +273,3 @@ def test_odd_entries_are_never_trusted(entry):
 def test_well_formed_entries_are_trusted():
     assert invcache.is_fresh([1, 2, 10**19, "rejected", "x"], (1, 2), invcache.StatMemo())
     assert invcache.is_fresh([1, 2, 10**19, "config", "", [], b"", []], (1, 2), invcache.StatMemo())
-
-
-def test_merge_keeps_entries_outside_the_walked_bases():
-    old = {"/etc/xen/a.conf": 1, "/etc/xen/gone.conf": 2, "/srv/vm/b.conf": 3, "/etc/xenother/c.conf": 4}
-    new = {"/etc/xen/a.conf": 5, "/etc/xen/new.conf": 6}
-    assert invcache.merge_entries(old, new, ["/etc/xen"]) == {
-        "/etc/xen/a.conf": 5, "/etc/xen/new.conf": 6, "/srv/vm/b.conf": 3, "/etc/xenother/c.conf": 4}
