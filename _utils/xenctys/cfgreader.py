@@ -60,7 +60,7 @@ def read_config(path, sidecars=True, common_file=None, max_bytes=DEFAULT_MAX_BYT
     config = DomUConfig(path=path, syntax=parsed.syntax, mtime=info.st_mtime, size=info.st_size,
                         ctys={key: redact(key, value) for key, value in keys.values.items()},
                         ctys_ips=keys.ips, magic=list(dict.fromkeys(marker for marker, _ in parsed.markers)),
-                        raw={key: redact(key, value) for key, value in parsed.settings.items()},
+                        raw=_redacted_settings(parsed, text),
                         warnings=parsed.warnings + keys.warnings, sources=[path] + keys.sources)
     _Interpreter(config, parsed).fill()
     return config
@@ -202,6 +202,14 @@ def redact(key, value):
     if isinstance(value, list):
         return [redact("", item) for item in value]
     return value
+
+
+def _redacted_settings(parsed, text):
+    """``parsed.settings`` through :func:`redact`.  A literal text (see ``ParsedConfig.literal``)
+    without any secret word has nothing to hide: one search of the text instead of one per value."""
+    if parsed.literal and not _mentions_secret(text):
+        return dict(parsed.settings)
+    return {key: redact(key, value) for key, value in parsed.settings.items()}
 
 
 def _redact_spec(spec):

@@ -75,6 +75,10 @@ class ParsedConfig:
     ctys: List[CtysLine] = field(default_factory=list)  # every #@# key line, in file order
     markers: List[Tuple[str, int]] = field(default_factory=list)  # (MAGICID-..., line), in file order
     warnings: List[str] = field(default_factory=list)  # "PATH:LINE: skipped: REASON"
+    # True when every key and value is a verbatim piece of the text (no escapes, no joining):
+    # then a word absent from the text is absent from every key and value too.  How the text was
+    # read, not what it says: not compared.
+    literal: bool = field(default=False, compare=False)
 
 
 def parse_text(text, path="<config>"):
@@ -320,6 +324,7 @@ def _parse_xl_simple(text):
             value = parse_number(token)
         settings[key] = value
         lines[key] = line
+    parsed.literal = True
     return parsed
 
 

@@ -313,6 +313,23 @@ def test_password_like_keys_are_redacted_everywhere(tmp_path):
     assert config.ctys == {"ROOT_PASSWORD": "***"}
 
 
+@pytest.mark.parametrize("text", [
+    "vfb = [ 'vnc=1,vnc\\x70asswd=s3cret' ]\n",  # an xl escape spells the word: not in the text as such
+    "vfb = [ 'vnc=1,vncpa' \n 'sswd=s3cret' ]\n",  # no xl: the xm subset joins adjacent strings
+    "k = 'vnc=1,vncpa'\nk += 'sswd=s3cret'\n",  # xl's += joins them
+])
+def test_secrets_built_from_pieces_are_redacted_too(tmp_path, text):
+    """Values that are not verbatim pieces of the text are redacted one by one."""
+    config = read_config(write(tmp_path, "p.cfg", text))
+    assert "s3cret" not in repr(config.raw) and "***" in repr(config.raw), config.raw
+
+
+def test_a_text_without_secrets_keeps_every_value(tmp_path):
+    text = "name = 'a'\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nmemory = 0x400\n"
+    assert read_config(write(tmp_path, "a.cfg", text)).raw == {
+        "name": "a", "vif": ["mac=00:16:3e:00:00:01,bridge=xenbr0"], "memory": 1024}
+
+
 def test_redact_and_parse_spec_helpers():
     assert redact("vfb", ["vnc=1, vncpasswd=x ,keymap=de", "password=y"]) == [
         "vnc=1, vncpasswd=***,keymap=de", "password=***"]  # the value, blanks and all, is hidden
