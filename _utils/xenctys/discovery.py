@@ -19,9 +19,12 @@ file.  Here one walk does both, and never stops on a bad file or folder:
   ``max_bytes``, binary file with NUL bytes, vanished file, parse error) go to
   ``Inventory.problems`` as ``{"path", "reason"}``; the walk goes on.
 
-With a cache file (:mod:`xenctys.invcache`) a file whose signature (and whose sidecars') did not
-change is not read at all: the warm path is one ``scandir`` per folder and one stat per file, and
-a cached record is only decoded when it is used (:class:`ConfigList`).
+With a cache file (:mod:`xenctys.invcache`, :mod:`xenctys.invfolder`) a file whose signature (and
+whose sidecars') did not change is not read at all.  The warm path is one stat per folder and per
+file: a folder whose own signature is unchanged is not listed again (its names are the cached
+ones), and when all its files and side files are unchanged too, the folder is taken from the
+cache as one unit, without decoding an entry.  Anything else is checked file by file.  A cached
+record is only decoded when it is used (:class:`ConfigList`).
 """
 
 import operator
@@ -67,22 +70,40 @@ class ConfigList(Sequence):
     inventory of 10,000 DomUs builds one DomUConfig, not 10,000.
     """
 
-    def __init__(self, items=(), records=invcache.NO_RECORDS):
-        # (facts, DomUConfig, packed bytes or (offset, length) in ``records``), sorted by path;
-        # facts[0] is the path
-        self._items = sorted(items, key=lambda item: item[0][0])
-        self._records = records
+    def __init__(self, items=(), records=invcache.NO_RECORDS, chunks=(), reread=None):
+        """``items``: ``(facts, config)`` pairs, the config a DomUConfig, its packed bytes or the
+        ``(offset, length)`` of its record in ``records``; ``chunks``: ``(facts, slots)`` of whole
+        folders taken from the cache (``invfolder.slot`` numbers); facts[0] is the path.
+        ``reread(path)``: the config read from its file, for a cached record that does not decode
+        (the cache file damaged or cut short since it was loaded): the cache only saves time."""
+        self._reread = reread
+        facts, configs = [item[0] for item in items], [item[1] for item in items]
+        for chunk_facts, slots in chunks:
+            facts.extend(chunk_facts)
+            configs.extend(slots)
+        paths = list(map(_FIRST, facts))
+        if any(map(operator.gt, paths, paths[1:])):  # the walk's order is often sorted already
+            order = sorted(range(len(paths)), key=paths.__getitem__)
+            facts, configs = [facts[index] for index in order], [configs[index] for index in order]
+        self._facts, self._configs, self._records = facts, configs, records
 
     def __len__(self):
-        return len(self._items)
+        return len(self._facts)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        facts, config = self._items[index]
+        config = self._configs[index]
         if not isinstance(config, DomUConfig):
-            config = invcache.unpack_config(invcache.record_bytes(config, self._records))
-            self._items[index] = (facts, config)
+            if isinstance(config, int):
+                config = invfolder.slot_ref(config)
+            try:
+                config = invcache.unpack_config(invcache.record_bytes(config, self._records))
+            except ValueError:
+                if self._reread is None:
+                    raise
+                config = self._reread(self._facts[index][0])
+            self._configs[index] = config
         return config
 
     def __iter__(self):
@@ -94,9 +115,9 @@ class ConfigList(Sequence):
         return iter(configs)
 
     def facts(self):
-        """The facts of every config, in order: :class:`~xenctys.resolve.ConfigFacts` or a list of
+        """The facts of every config, in order: :class:`~xenctys.resolve.ConfigFacts` or a tuple of
         the same values (as the cache stores them)."""
-        return [facts for facts, _ in self._items]
+        return list(self._facts)
 
     def __eq__(self, other):
         if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
@@ -148,7 +169,9 @@ def discover(base_paths=None, cache_file=None, use_cache=True, max_bytes=DEFAULT
         if caching and run.changed(bases):
             problems.extend(_save(cache_file, settings, run, cache, bases))
     return Inventory(
-        configs=ConfigList(run.kept_configs(), cache.records),
+        configs=ConfigList(run.kept_configs(), cache.records, run.chunks,
+                           reread=lambda path: read_config(path, sidecars=True, common_file=common_file,
+                                                           max_bytes=max_bytes)),
         problems=sorted(problems, key=lambda problem: (problem["path"], problem["reason"])),
         base_paths=bases,
         from_cache=run.from_cache,
@@ -221,7 +244,12 @@ class _Run:
         self.listings = {}  # folder -> its names (anything answering "in"), for sidecar existence checks
         self.memo = invcache.StatMemo(self.listings)
         self.visited_dirs = set()  # (st_dev, st_ino) of every folder walked
-        self.files = {}  # (st_dev, st_ino) -> the one path kept for that file
+        self.files = {}  # (st_dev, st_ino) -> the one path kept for that file (not in chunks)
+        self.symlinked = {}  # the same, for files met through a symlink only
+        self.chunks = []  # (facts, slots) of whole folders taken from the cache
+        self.chunk_files = []  # (paths, stats) of those folders' files
+        self._chunk_owners = {}  # (st_dev, st_ino) -> path in a chunk, built when first asked
+        self._chunk_owners_built = 0  # how many of chunk_files are in it
         self.pending = {}  # path -> (mtime_ns, size) of every file to examine (read) after the walk
         self.entries = {}  # path -> cache entry, for every candidate file of the drafts
         self.configs = {}  # path -> (ConfigFacts, DomUConfig or its record) of every accepted file
@@ -239,6 +267,14 @@ class _Run:
         self.entries.pop(path, None)
         self.configs.pop(path, None)
         self.problems[:] = [problem for problem in self.problems if problem["path"] != path]
+
+    def chunk_owner(self, identity):
+        """The path in a chunk of the file ``identity``, or None.  Only a file met through a
+        symlink can be one of them (chunk files have no other hard link), so this is rare."""
+        for paths, stats in self.chunk_files[self._chunk_owners_built:]:
+            self._chunk_owners.update(zip(map(_IDENTITY_OF, stats), paths))
+        self._chunk_owners_built = len(self.chunk_files)
+        return self._chunk_owners.get(identity)
 
     def kept_configs(self):
         kept = set(self.files.values())
@@ -402,12 +438,11 @@ def _take_unchanged_folder(record, prefix, paths, stats, run):
     quick = invfolder.quick_items(record, prefix, stats, run.memo)
     if quick is None:
         return False
-    identities = list(map(_IDENTITY_OF, stats))
-    if not run.files.keys().isdisjoint(identities):
-        return False  # a file met already through another path: the per-file rules decide
-    configs, problems = quick
-    run.files.update(zip(identities, paths))
-    run.configs.update(zip(map(_FIRST, map(_FIRST, configs)), configs))  # path = facts[0]
+    if run.symlinked and not run.symlinked.keys().isdisjoint(map(_IDENTITY_OF, stats)):
+        return False  # a file met already through a symlink: the per-file rules decide which path stays
+    facts, slots, problems = quick
+    run.chunks.append((facts, slots))
+    run.chunk_files.append((paths, stats))
     for path, reason in problems:
         run.problem(path, reason)
     run.from_cache += len(paths)
@@ -419,6 +454,7 @@ def _draft(run, folder, folder_stat, scanned_ns, reusable, subdirs, others, file
     draft = invfolder.FolderDraft(folder, folder_stat, scanned_ns, reusable, subdirs, others, files, old)
     if all(st is not None for st in stats):
         draft.sigs = invfolder.file_signatures(stats)
+        draft.single_links = all(st.st_nlink == 1 for st in stats)
     prefix = _prefix(folder)
     draft.all_reused = (old is not None and len(cached) == len(files)
                         and all(run.entries.get(prefix + name) is cached.get(name) for name in files))
@@ -458,9 +494,13 @@ def _examine_candidate(path, stat_result, is_symlink, cached, run, neighbourhood
         run.problem(path, "not a regular file (device, FIFO or socket): not read")
         return
     identity = (stat_result.st_dev, stat_result.st_ino)
+    if is_symlink and run.chunk_owner(identity) is not None:
+        return  # met already through a path that is no symlink (a chunk of the cache)
     if identity in run.files and not _replaces_kept_path(path, is_symlink, run.files[identity], run):
         return
     run.files[identity] = path
+    if is_symlink:
+        run.symlinked[identity] = path
     file_signature = (stat_result.st_mtime_ns, stat_result.st_size)
     if cached is None or not _reuse(path, cached, file_signature, run, neighbourhood_unchanged):
         run.pending[path] = file_signature  # examined after the walk: see _examine_pending

@@ -46,7 +46,7 @@ from xenctys import __version__
 from xenctys.domconfig import DomUConfig
 from xenctys.fsutil import atomic_write
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 CACHE_KIND = "xenctys-inventory"
 # Larger than any sane cache of a dom0; a bigger file is not ours (or is damaged).
 MAX_CACHE_BYTES = 256 << 20

@@ -14,7 +14,7 @@ holds:
 * ``F_QUICK``: what checking all the files at once needs, when that is possible (``Q_*``): the
   ``(mtime_ns, ctime_ns, size, inode)`` of every candidate packed in one ``bytes``, the facts of
   the configs (``resolve.ConfigFacts`` values: addresses are matched on them), where their
-  records are (``array('q')`` bytes, offset and length per config), the problems to report, the
+  records are (``array('q')`` bytes, one :func:`slot` number per config), the problems to report, the
   side files the records depend on ``(path, mtime_ns, size)``, and the side files outside the
   folder that were absent (the ``${X%/*}.ctys`` in the parent folder, the ctys common file).
 
@@ -22,7 +22,8 @@ A folder whose signature is unchanged has the same names (creating, deleting or 
 changes the folder's mtime), so a warm walk does not list it: it stats the names it knows.  When
 the candidates' packed stats equal ``Q_SIGS`` byte for byte, the dependencies are unchanged and
 no absent side file appeared, every entry of the folder still holds and is taken as it is: no
-entry is decoded, nothing is read.  Otherwise the folder is checked file by file (and its record
+entry is decoded, nothing is read.  A quick part is only made for a folder whose files have no
+other hard link (a new link changes the file's ctime, so it is seen).  Otherwise the folder is checked file by file (and its record
 rebuilt).  A racy folder (changed within the timestamp granularity of its listing) is listed
 again; a folder with a racy entry gets no quick part.
 """
@@ -97,8 +98,10 @@ def entries_by_name(record, records):
 
 
 def quick_items(record, prefix, stats, memo):
-    """The folder's configs ``[(facts, record reference)]`` and problems ``[(path, reason)]`` when
-    the whole folder is unchanged (see the module docstring), else None."""
+    """``(facts, slots, problems)`` of a folder whose files are all unchanged (see the module
+    docstring), else None: the facts of its configs (a tuple), where each config's record is (a
+    list of :func:`slot` numbers) and its problems ``[(path, reason)]``.  Nothing is built per
+    config: this runs for every folder of every warm call."""
     try:
         quick = record[F_QUICK]
         if quick is None or len(quick) != QUICK_LENGTH or file_signatures(stats) != quick[Q_SIGS]:
@@ -107,32 +110,48 @@ def quick_items(record, prefix, stats, memo):
             return None
         if any(memo.signature(path) != (mtime_ns, size) for path, mtime_ns, size in quick[Q_DEPS]):
             return None
-        facts, refs, base = quick[Q_FACTS], array("q", quick[Q_REFS]), record[F_RECORDS_AT] + record[F_ENTRIES]
-        # Shape checks in bulk (this runs for every folder of every warm call): six values per
-        # fact (what the matcher reads), two numbers per config.
-        if len(refs) != 2 * len(facts) or not set(map(len, facts)) <= {6}:
+        facts, refs = quick[Q_FACTS], array("q", quick[Q_REFS])
+        # Shape checks in bulk: one record per config, six values per fact (what the matcher reads).
+        if len(refs) != len(facts) or not set(map(len, facts)) <= {6}:
             return None
-        records = zip(map(base.__add__, refs[0::2]), refs[1::2])
-        return list(zip(facts, records)), [(prefix + name, reason) for name, reason in quick[Q_PROBLEMS]]
+        base = (record[F_RECORDS_AT] + record[F_ENTRIES]) << SLOT_SHIFT
+        return facts, list(map(base.__add__, refs)), [(prefix + name, reason) for name, reason in quick[Q_PROBLEMS]]
     except (TypeError, ValueError, IndexError, AttributeError):  # a damaged record: check file by file
         return None
+
+
+# A record's place as one number: offset << SLOT_SHIFT | length.  A cache is at most
+# invcache.MAX_CACHE_BYTES (2**28), so both fit, and one int per config is all a warm walk makes
+# (a tuple per config would be 10,000 more objects for the collector to walk).
+SLOT_SHIFT = 32
+_SLOT_MASK = (1 << SLOT_SHIFT) - 1
+
+
+def slot(offset, length):
+    return offset << SLOT_SHIFT | length
+
+
+def slot_ref(number):
+    """The ``(offset, length)`` of a :func:`slot` number."""
+    return number >> SLOT_SHIFT, number & _SLOT_MASK
 
 
 class FolderDraft:
     """A folder listed, or checked file by file, in this run: it becomes a record when saved.
 
     ``old`` is its previous record (None for a new folder); ``sigs`` the packed stats of its
-    candidates (None when one could not be stated); ``all_reused``: every candidate's entry came
-    from ``old`` unchanged.
+    candidates (None when one could not be stated); ``single_links``: none of them has another
+    hard link (then a file can be met through another path only by a symlink: see discovery);
+    ``all_reused``: every candidate's entry came from ``old`` unchanged.
     """
 
-    __slots__ = ("path", "stat", "scanned_ns", "reusable", "subdirs", "others", "files", "sigs", "old",
-                 "all_reused")
+    __slots__ = ("path", "stat", "scanned_ns", "reusable", "subdirs", "others", "files", "sigs", "single_links",
+                 "old", "all_reused")
 
     def __init__(self, path, stat_result, scanned_ns, reusable, subdirs, others, files, old):
         self.path, self.stat, self.scanned_ns, self.reusable = path, stat_result, scanned_ns, reusable
         self.subdirs, self.others, self.files = tuple(subdirs), tuple(others), tuple(files)
-        self.sigs, self.old, self.all_reused = None, old, False
+        self.sigs, self.single_links, self.old, self.all_reused = None, False, old, False
 
     def same_as_old(self):
         """True when the previous record still says everything: nothing to save for this folder."""
@@ -167,7 +186,8 @@ class FolderDraft:
     def _quick(self, packed, common_file):
         """The ``F_QUICK`` part for the packed entries, or None when the folder cannot be trusted
         as a unit (a symlink, a racy entry, a candidate without an entry or a stat)."""
-        if not self.reusable or self.sigs is None or any(entry is None for entry in packed):
+        if (not self.reusable or self.sigs is None or not self.single_links
+                or any(entry is None for entry in packed)):
             return None
         facts, refs, problems, deps, absent = [], array("q"), [], {}, set()
         outside = _side_files_outside(self.path, common_file)
@@ -181,7 +201,7 @@ class FolderDraft:
             if status != invcache.STATUS_CONFIG:
                 continue
             facts.append(tuple(entry[invcache.FACTS]))
-            refs.extend(entry[invcache.CONFIG])
+            refs.append(slot(*entry[invcache.CONFIG]))
             known = set()
             for path, mtime_ns, size in entry[invcache.DEPS]:
                 if invcache.is_racy(mtime_ns, scanned_ns):

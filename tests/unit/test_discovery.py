@@ -196,6 +196,30 @@ def test_file_reached_twice_is_one_domu(home):
     assert resolve_config("l:tst101", inventory.configs).path == str(real)
 
 
+@pytest.mark.parametrize("links", ["auto", "zz-auto"])  # walked before / after the real file's folder
+@pytest.mark.parametrize("kind", ["symlink", "hard link"])
+def test_file_reached_twice_is_one_domu_from_the_cache_too(home, tmp_path, counted, links, kind):
+    """Whole folders taken from the cache must not bring a file back that another path reaches."""
+    real = home / "xen" / "tst-ctys" / "tst101" / "tst101.conf"
+    other = home / "xen" / links / "a-tst101.cfg"
+    other.parent.mkdir()
+    if kind == "symlink":
+        other.symlink_to(real)
+    else:
+        os.link(real, other)
+    _age_tree(home)
+    cache_file = tmp_path / "inventory.msgpack"
+    for run in ("cold", "warm", "warm again"):
+        inventory = discover("~/xen", cache_file=str(cache_file))
+        found = [path for path in _paths(inventory) if path in (str(real), str(other))]
+        if kind == "symlink":
+            assert found == [str(real)], run  # the path that is no symlink stays
+        else:
+            assert len(found) == 1, run  # two names of one file: one DomU (the first met)
+        assert len(inventory.configs) == 3 and inventory.problems == [], run
+    assert counted["parsed"].count(str(real)) + counted["parsed"].count(str(other)) == 1  # cold only
+
+
 def test_dangling_symlink_fifo_and_folder_named_like_configs(tmp_path):
     (tmp_path / "gone.conf").symlink_to(tmp_path / "nothing")
     os.mkfifo(tmp_path / "pipe.conf")  # opening it would block a naive reader
@@ -474,8 +498,9 @@ def test_cache_entries_of_odd_shape_are_examined_again(home, tmp_path, counted):
         pytest.fail("no config entry")
     invfolder.save_entries(str(cache_file), entries, settings)
     inventory = discover("~/xen", cache_file=str(cache_file))
-    with pytest.raises(ValueError):
-        list(inventory.configs)  # a damaged record is found when used...
+    assert counted["parsed"] == []
+    configs = list(inventory.configs)  # a damaged record is found when used, and its file read instead...
+    assert len(counted["parsed"]) == 1 and sorted(c.label for c in configs) == ["tst100", "tst101", "xtst100"]
     for entry in entries.values():
         if entry[invcache.STATUS] == "config":
             entry[invcache.FACTS] = "not a list"
@@ -483,6 +508,17 @@ def test_cache_entries_of_odd_shape_are_examined_again(home, tmp_path, counted):
     counted["parsed"].clear()
     inventory = discover("~/xen", cache_file=str(cache_file))
     assert len(counted["parsed"]) == 3 and len(list(inventory.configs)) == 3  # ...or re-read when seen
+
+
+def test_cache_cut_short_after_the_load_costs_time_not_answers(home, tmp_path, counted):
+    """Records are read when first used; a cache file truncated in place before that (not by us:
+    we only ever rename a new file over it) makes those configs be read from their files."""
+    cache_file = tmp_path / "inventory.msgpack"
+    cold, warm = _cold_then_warm(cache_file, counted)
+    with open(cache_file, "r+b") as handle:
+        handle.truncate(cache_file.stat().st_size // 2)
+    assert [c.to_dict() for c in warm.configs] == [c.to_dict() for c in cold.configs]
+    assert counted["parsed"] and set(counted["parsed"]) <= set(_paths(cold))  # those past the cut
 
 
 def test_enospc_while_saving_keeps_old_cache_and_answers(home, tmp_path, counted, monkeypatch):

@@ -91,6 +91,7 @@ def _pack(folder, entries, reusable=True, stats=None):
     draft = invfolder.FolderDraft(str(folder), os.stat(folder), LATER_NS, reusable, [], [], names, None)
     stats = stats if stats is not None else [os.stat(folder / name) for name in names]
     draft.sigs = invfolder.file_signatures(stats)
+    draft.single_links = all(st.st_nlink == 1 for st in stats)
     record, region = draft.pack([entries[name] for name in names], invcache.NO_RECORDS, None)
     return invfolder.with_records_at(record, 100), region
 
@@ -109,15 +110,16 @@ def _stats(folder, record):
 def test_an_unchanged_folder_is_taken_whole(folder):
     record, region = _pack(folder, _entries(folder))
     prefix = str(folder) + "/"
-    configs, problems = invfolder.quick_items(record, prefix, _stats(folder, record), invcache.StatMemo())
-    assert [facts[0] for facts, _ in configs] == [prefix + "a.cfg", prefix + "b.cfg"]
+    facts, slots, problems = invfolder.quick_items(record, prefix, _stats(folder, record), invcache.StatMemo())
+    assert [fact[0] for fact in facts] == [prefix + "a.cfg", prefix + "b.cfg"]
     assert problems == [(prefix + "odd.conf", "binary file")]
     records = _records_at(record, region)
-    built = [invcache.unpack_config(invcache.record_bytes(ref, records)) for _, ref in configs]
+    refs = [invfolder.slot_ref(number) for number in slots]
+    built = [invcache.unpack_config(invcache.record_bytes(ref, records)) for ref in refs]
     assert [config.macs for config in built] == [["00:16:3e:00:00:01"], ["00:16:3e:00:00:02"]]
     # the per-file entries decode to the same places
     by_name = invfolder.entries_by_name(record, records)
-    assert [by_name[name][invcache.CONFIG] for name in ("a.cfg", "b.cfg")] == [ref for _, ref in configs]
+    assert [by_name[name][invcache.CONFIG] for name in ("a.cfg", "b.cfg")] == refs
     quick = record[invfolder.F_QUICK]
     assert quick[invfolder.Q_DEPS] == ((str(folder / "a.ctys"), OLD_NS, 6),)
     assert quick[invfolder.Q_ABSENT] == (str(folder) + ".ctys",)  # ${X%/*}.ctys, in the parent
@@ -154,8 +156,10 @@ def test_a_side_file_appearing_outside_fails_the_whole_folder(folder):
     assert invfolder.quick_items(record, str(folder) + "/", _stats(folder, record), invcache.StatMemo()) is None
 
 
-@pytest.mark.parametrize("why", ["racy entry", "no entry", "symlink in the folder", "no stat"])
+@pytest.mark.parametrize("why", ["racy entry", "no entry", "symlink in the folder", "no stat", "hard link"])
 def test_no_quick_part_for_a_folder_that_cannot_be_trusted_whole(folder, why):
+    if why == "hard link":  # the file can be met through another path: the per-file rules decide
+        os.link(folder / "b.cfg", folder.parent / "b-link.cfg")
     entries = _entries(folder, racy=why == "racy entry")
     if why == "no entry":
         entries["skip.conf"] = None  # e.g. a FIFO named like a config: no entry, reported every run
@@ -196,6 +200,6 @@ def test_records_round_trip_through_the_cache_file(tmp_path, folder):
     content = invcache.load_cache(cache_file, SETTINGS)
     loaded = content.folders[str(folder)]
     assert loaded == invfolder.with_records_at(record, 0)
-    configs, _ = invfolder.quick_items(loaded, str(folder) + "/", _stats(folder, loaded), invcache.StatMemo())
-    assert [invcache.unpack_config(invcache.record_bytes(ref, content.records)).label for _, ref in configs] == [
-        "a.cfg", "b.cfg"]
+    _, slots, _ = invfolder.quick_items(loaded, str(folder) + "/", _stats(folder, loaded), invcache.StatMemo())
+    assert [invcache.unpack_config(invcache.record_bytes(invfolder.slot_ref(number), content.records)).label
+            for number in slots] == ["a.cfg", "b.cfg"]

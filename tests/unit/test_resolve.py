@@ -267,7 +267,7 @@ def test_domains_against_a_cached_inventory_unpack_nothing(tmp_path, running):
     assert [d["name"] for d in match_domains("t:192.168.1.220", domains, configs)] == ["tst100"]
     assert [d["name"] for d in match_domains("f:tst100/tst100.conf", domains, configs)] == ["tst100"]
     # Nothing was decoded: every item still holds where its record is, not a DomUConfig.
-    assert not any(isinstance(config, DomUConfig) for _, config in configs._items)  # pylint: disable=protected-access
+    assert not any(isinstance(config, DomUConfig) for config in configs._configs)  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize(
