@@ -324,6 +324,11 @@ def test_secrets_built_from_pieces_are_redacted_too(tmp_path, text):
     assert "s3cret" not in repr(config.raw) and "***" in repr(config.raw), config.raw
 
 
+def test_secret_words_in_any_case_are_found_in_a_literal_text(tmp_path):
+    config = read_config(write(tmp_path, "p.cfg", "name = 'a'\nSpice_PassWD = 'x'\nvfb = [ 'VNCPASSWD=y' ]\n"))
+    assert config.raw == {"name": "a", "Spice_PassWD": "***", "vfb": ["VNCPASSWD=***"]}
+
+
 def test_a_text_without_secrets_keeps_every_value(tmp_path):
     text = "name = 'a'\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nmemory = 0x400\n"
     assert read_config(write(tmp_path, "a.cfg", text)).raw == {
