@@ -221,11 +221,6 @@ def passes_ctys_filter(data):
     return False, f"only {score} of the ctys key lines (need {MIN_KEY_LINES})"
 
 
-def is_candidate_name(name):
-    """A file name discovery looks at: ``*.conf``, ``*.ctys``, ``*.cfg``."""
-    return name.endswith(CANDIDATE_SUFFIXES)
-
-
 # --- one run -------------------------------------------------------------------------------------
 
 

@@ -44,7 +44,6 @@ Q_SIGS, Q_FACTS, Q_REFS, Q_PROBLEMS, Q_DEPS, Q_ABSENT = range(6)
 QUICK_LENGTH = Q_ABSENT + 1
 # Per file in Q_SIGS: mtime, ctime (a file rewritten with its old mtime, as cp -p or tar do, gets
 # a new one), size and inode.
-SIG_FIELDS = 4
 _SIGNATURE_OF = attrgetter("st_mtime_ns", "st_ctime_ns", "st_size", "st_ino")
 
 
