@@ -37,6 +37,7 @@ ever fatal: the cache only saves time.
 import contextlib
 import gc
 import os
+import stat
 import weakref
 from typing import NamedTuple
 
@@ -142,7 +143,8 @@ def load_cache(cache_file, settings):
     unreadable or corrupt one is empty and reported in ``problems``.
     """
     try:
-        fd = os.open(cache_file, os.O_RDONLY | os.O_CLOEXEC)
+        # Non-blocking: a FIFO put in the cache's place must not hang the caller (checked below).
+        fd = os.open(cache_file, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return _empty()
     except (OSError, ValueError) as err:
@@ -157,7 +159,10 @@ def load_cache(cache_file, settings):
 
 
 def _load_open(cache_file, fd, settings):
-    size = os.fstat(fd).st_size
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return _empty([_problem(cache_file, "inventory cache ignored: not a regular file")])
+    size = info.st_size
     if size > MAX_CACHE_BYTES:
         return _empty([_problem(cache_file, f"inventory cache ignored: larger than {MAX_CACHE_BYTES} bytes")])
     head = os.pread(fd, HEADER_PEEK_BYTES, 0)

@@ -122,11 +122,22 @@ def test_corrupt_cache_is_reported_and_empty(tmp_path, content):
     assert "inventory cache ignored" in problems[0]["reason"]
 
 
+def test_a_fifo_in_the_cache_place_is_reported_not_waited_on(tmp_path):
+    cache_file = tmp_path / "c.msgpack"
+    os.mkfifo(cache_file)  # open() of a FIFO for reading would wait for a writer forever
+    entries, problems = invfolder.load_entries(str(cache_file), SETTINGS)
+    assert entries == {} and problems[0]["reason"] == "inventory cache ignored: not a regular file"
+
+
 def test_unreadable_cache_is_reported(tmp_path):
-    folder = tmp_path / "a-folder.msgpack"  # open() of a folder fails even for root
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")  # a path through a file: unreadable even for root
+    entries, problems = invfolder.load_entries(str(blocker / "c.msgpack"), SETTINGS)
+    assert entries == {} and problems[0]["reason"].startswith("inventory cache ignored: cannot read it ([Errno 20]")
+    folder = tmp_path / "a-folder.msgpack"
     folder.mkdir()
     entries, problems = invfolder.load_entries(str(folder), SETTINGS)
-    assert entries == {} and "cannot read" in problems[0]["reason"]
+    assert entries == {} and problems[0]["reason"] == "inventory cache ignored: not a regular file"
 
 
 def _as_loaded(entries):
