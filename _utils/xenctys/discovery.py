@@ -407,25 +407,27 @@ def _scan_known_folder(folder, folder_stat, record, run):
     if stats is not None and _take_unchanged_folder(record, prefix, paths, stats, run):
         run.folders[folder] = record
         return subfolders
+    if stats is None:
+        stats = [_stat_or_report(path, run) for path in paths]
     unchanged = run.neighbourhood_unchanged(folder)
     cached = invfolder.entries_by_name(record, run.records)
-    stats = []
-    for name, path in zip(files, paths):
-        try:
-            stat_result = os.stat(path)
-        except FileNotFoundError:
-            run.problem(path, "vanished while its folder was read")
-            stats.append(None)
-            continue
-        except OSError as err:
-            run.problem(path, f"cannot examine: {_reason(err)}")
-            stats.append(None)
-            continue
-        stats.append(stat_result)
-        _examine_candidate(path, stat_result, False, cached.get(name), run, unchanged)
+    for name, path, stat_result in zip(files, paths, stats):
+        if stat_result is not None:
+            _examine_candidate(path, stat_result, False, cached.get(name), run, unchanged)
     _draft(run, folder, folder_stat, time.time_ns(), True, record[invfolder.F_SUBDIRS], record[invfolder.F_OTHERS],
            files, stats, record, cached)
     return subfolders
+
+
+def _stat_or_report(path, run):
+    """The stat of a file named in a known folder; None (and a problem) when it has none now."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        run.problem(path, "vanished while its folder was read")
+    except OSError as err:
+        run.problem(path, f"cannot examine: {_reason(err)}")
+    return None
 
 
 def _take_unchanged_folder(record, prefix, paths, stats, run):

@@ -418,6 +418,26 @@ def test_folder_gaining_a_config_is_listed_again(home, tmp_path, counted, listed
     assert len(discover("~/xen", cache_file=str(cache_file)).configs) == 4 and listed == []
 
 
+def test_file_vanishing_while_a_known_folder_is_walked_is_one_problem(home, tmp_path, counted, listed,
+                                                                     monkeypatch):
+    cache_file = tmp_path / "inventory.msgpack"
+    _cold_then_warm(cache_file, counted)
+    gone = str(home / "xen" / "tst-ctys" / "tst100" / "tst100.conf")
+    real_stat = os.stat
+
+    def racing_stat(path, *args, **kwargs):  # removed between the folder's stat and the file's
+        if str(path) == gone:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", racing_stat)
+    listed.clear()
+    inventory = discover("~/xen", cache_file=str(cache_file))
+    assert listed == [] and counted["parsed"] == []
+    assert inventory.problems == [{"path": gone, "reason": "vanished while its folder was read"}]
+    assert sorted(c.label for c in inventory.configs) == ["tst101", "xtst100"]
+
+
 def test_racy_folder_is_listed_again(home, tmp_path, counted, listed):
     cache_file = tmp_path / "inventory.msgpack"
     folder = home / "xen" / "tst-ctys" / "tst100"
