@@ -73,7 +73,7 @@ class ConfigList(Sequence):
     def __init__(self, items=(), records=invcache.NO_RECORDS, chunks=(), reread=None):
         """``items``: ``(facts, config)`` pairs, the config a DomUConfig, its packed bytes or the
         ``(offset, length)`` of its record in ``records``; ``chunks``: ``(facts, slots)`` of whole
-        folders taken from the cache (``invfolder.slot`` numbers); facts[0] is the path.
+        folders taken from the cache (``invfolder.slot_ref`` numbers); facts[0] is the path.
         ``reread(path)``: the config read from its file, for a cached record that does not decode
         (the cache file damaged or cut short since it was loaded): the cache only saves time."""
         self._reread = reread

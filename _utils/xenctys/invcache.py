@@ -3,7 +3,8 @@
 One file (its path is the caller's, e.g. ``<minion cachedir>/xen/inventory.msgpack``) holds three
 parts back to back::
 
-    header   {"kind": "xenctys-inventory", "format": CACHE_FORMAT, "settings": {...}, "index": N}
+    header   {"kind": "xenctys-inventory", "format": CACHE_FORMAT, "settings": {...}, "index": N,
+              "index_crc": <CRC-32 of the index>}
     index    (N bytes) {"folders": {<folder path>: <folder record>, ...}}
     records  the packed DomUConfig of every config, folder by folder
 
@@ -20,7 +21,7 @@ strings 10,000 times):
 * ``STATUS``: ``"config"`` (accepted), ``"rejected"`` (failed the ctys filter; never parsed) or
   ``"problem"`` (binary, huge, unparseable); ``REASON`` says why for the last two;
 * for a config, ``FACTS``: the few values addresses are matched on (``resolve.ConfigFacts``) and
-  ``CONFIG``: its record: in memory its bytes or ``(offset, length)`` in the records part;
+  ``CONFIG``: its record: in memory its bytes or ``(offset, length, crc32)`` in the records part;
 * ``DEPS``: ``(path, mtime_ns, size)`` of every other file the record was built from (ctys
   ``.ctys`` sidecars, the common file): a sidecar change changes the record.
 
@@ -29,7 +30,9 @@ changed within the timestamp granularity of its examination is "racy" (same mtim
 new content is possible, as in git's index) and is examined again.
 
 The file is written atomically (temporary file in the same folder, fsync, rename), so a crash
-mid-write leaves the previous cache.  A cache that cannot be read or decoded is treated as empty
+mid-write leaves the previous cache.  msgpack has no checksum of its own, and a damaged byte may
+still decode (as another number, another name): the index, and every packed part of the records
+(checked when it is used), carry a CRC-32, so damage is found and costs time, never an answer.  A cache that cannot be read or decoded is treated as empty
 and reported; a cache that cannot be written leaves the previous one and is reported.  Neither is
 ever fatal: the cache only saves time.
 """
@@ -39,6 +42,7 @@ import gc
 import os
 import stat
 import weakref
+import zlib
 from typing import NamedTuple
 
 import msgpack
@@ -47,7 +51,7 @@ from xenctys import __version__
 from xenctys.domconfig import DomUConfig
 from xenctys.fsutil import atomic_write
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 CACHE_KIND = "xenctys-inventory"
 # Larger than any sane cache of a dom0; a bigger file is not ours (or is damaged).
 MAX_CACHE_BYTES = 256 << 20
@@ -178,6 +182,8 @@ def _load_open(cache_file, fd, settings):
     if not isinstance(index_bytes, int) or not 0 <= index_bytes <= size - index_start:
         return _empty([_problem(cache_file, "inventory cache ignored: corrupt (index length)")])
     data = _read_exactly(fd, index_start, index_bytes)
+    if header.get("index_crc") != zlib.crc32(data):
+        return _empty([_problem(cache_file, "inventory cache ignored: corrupt (checksum)")])
     try:
         index = unpack_without_gc(data)
     except Exception as err:  # pylint: disable=broad-except
@@ -220,7 +226,8 @@ def save_cache(cache_file, settings, index_folders, record_parts):
         index = msgpack.packb({"folders": index_folders}, use_bin_type=True, default=str,
                               unicode_errors=PATH_ERRORS)
         header = msgpack.packb({"kind": CACHE_KIND, "format": CACHE_FORMAT, "settings": settings,
-                                "index": len(index)}, use_bin_type=True, unicode_errors=PATH_ERRORS)
+                                "index": len(index), "index_crc": zlib.crc32(index)},
+                               use_bin_type=True, unicode_errors=PATH_ERRORS)
         atomic_write(cache_file, b"".join([header, index, *record_parts]))
     except (OSError, ValueError, TypeError, OverflowError) as err:
         reason = _reason(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}"
@@ -230,19 +237,25 @@ def save_cache(cache_file, settings, index_folders, record_parts):
 
 def record_bytes(config, records):
     """The packed record a ``CONFIG`` field stands for: its bytes, or its slice of ``records``
-    (a :class:`RecordSource`).  A reference that does not fit gives what fits (it will not
-    decode: see :func:`unpack_config`); anything else gives ``b""``."""
+    (a :class:`RecordSource`) when its CRC-32 is right.  Anything else gives ``b""``, which does
+    not decode (see :func:`unpack_config`)."""
     if isinstance(config, bytes):
         return config
     if is_record_ref(config):
-        return records.slice(config[0], config[1])
+        return checked_slice(records, *config)
     return b""
 
 
+def checked_slice(records, offset, length, crc):
+    """``length`` bytes at ``offset`` of ``records`` if their CRC-32 is ``crc``, else ``b""``."""
+    data = records.slice(offset, length)
+    return data if zlib.crc32(data) == crc else b""
+
+
 def is_record_ref(value):
-    """True for a well-formed ``(offset, length)`` of a record."""
-    return (isinstance(value, tuple) and len(value) == 2 and type(value[0]) is int  # pylint: disable=unidiomatic-typecheck
-            and type(value[1]) is int and value[0] >= 0 and value[1] >= 0)  # pylint: disable=unidiomatic-typecheck
+    """True for a well-formed ``(offset, length, crc32)`` of a record."""
+    return (isinstance(value, tuple) and len(value) == 3
+            and all(type(number) is int and number >= 0 for number in value))  # pylint: disable=unidiomatic-typecheck
 
 
 def is_record(value):

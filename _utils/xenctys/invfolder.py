@@ -9,12 +9,13 @@ holds:
 * its names: subfolders, candidate files (``*.conf``, ``*.ctys``, ``*.cfg``) and the others;
 * where its region of the records part of the cache file is (``F_RECORDS_AT``, length
   ``F_RECORDS_LEN``): first the :mod:`~xenctys.invcache` entry of every candidate file, packed
-  (``F_ENTRIES`` bytes long; read and decoded only when the folder has to be checked file by file),
-  then the packed DomUConfig of its configs (entry offsets are relative to their start);
+  (``F_ENTRIES`` bytes long, CRC-32 ``F_ENTRIES_CRC``; read and decoded only when the folder has
+  to be checked file by file), then the packed DomUConfig of its configs (entry offsets are
+  relative to their start, each with its CRC-32);
 * ``F_QUICK``: what checking all the files at once needs, when that is possible (``Q_*``): the
   ``(mtime_ns, ctime_ns, size, inode)`` of every candidate packed in one ``bytes``, the facts of
   the configs (``resolve.ConfigFacts`` values: addresses are matched on them), where their
-  records are (``array('q')`` bytes, one :func:`slot` number per config), the problems to report, the
+  records are (``array('Q')`` bytes: offset << 32 | length, CRC-32), the problems to report, the
   side files the records depend on ``(path, mtime_ns, size)``, and the side files outside the
   folder that were absent (the ``${X%/*}.ctys`` in the parent folder, the ctys common file).
 
@@ -28,17 +29,19 @@ rebuilt).  A racy folder (changed within the timestamp granularity of its listin
 again; a folder with a racy entry gets no quick part.
 """
 
+import operator
 import os
+import zlib
 from array import array
-from itertools import chain
+from itertools import chain, repeat
 from operator import attrgetter
 
 import msgpack
 
 from xenctys import invcache
 
-(F_MTIME_NS, F_CTIME_NS, F_INO, F_SCANNED_NS, F_REUSABLE, F_SUBDIRS, F_OTHERS, F_FILES, F_ENTRIES,
- F_RECORDS_AT, F_RECORDS_LEN, F_QUICK) = range(12)
+(F_MTIME_NS, F_CTIME_NS, F_INO, F_SCANNED_NS, F_REUSABLE, F_SUBDIRS, F_OTHERS, F_FILES, F_ENTRIES, F_ENTRIES_CRC,
+ F_RECORDS_AT, F_RECORDS_LEN, F_QUICK) = range(13)
 RECORD_LENGTH = F_QUICK + 1
 Q_SIGS, Q_FACTS, Q_REFS, Q_PROBLEMS, Q_DEPS, Q_ABSENT = range(6)
 QUICK_LENGTH = Q_ABSENT + 1
@@ -81,7 +84,8 @@ def entries_by_name(record, records):
     examined again)."""
     try:
         base = record[F_RECORDS_AT] + record[F_ENTRIES]
-        entries = invcache.unpack_without_gc(records.slice(record[F_RECORDS_AT], record[F_ENTRIES]))
+        packed = invcache.checked_slice(records, record[F_RECORDS_AT], record[F_ENTRIES], record[F_ENTRIES_CRC])
+        entries = invcache.unpack_without_gc(packed)
         if not (isinstance(entries, tuple) and len(entries) == len(record[F_FILES])):
             return {}
     except Exception:  # pylint: disable=broad-except  # garbage in a cache: any error type
@@ -89,8 +93,8 @@ def entries_by_name(record, records):
     found = {}
     for name, entry in zip(record[F_FILES], entries):
         if invcache.is_config_entry(entry) and invcache.is_record_ref(entry[invcache.CONFIG]):
-            offset, length = entry[invcache.CONFIG]
-            entry = (*entry[:invcache.CONFIG], (base + offset, length), *entry[invcache.CONFIG + 1:])
+            offset, length, crc = entry[invcache.CONFIG]
+            entry = (*entry[:invcache.CONFIG], (base + offset, length, crc), *entry[invcache.CONFIG + 1:])
         if entry is not None:
             found[name] = entry
     return found
@@ -99,7 +103,7 @@ def entries_by_name(record, records):
 def quick_items(record, prefix, stats, memo):
     """``(facts, slots, problems)`` of a folder whose files are all unchanged (see the module
     docstring), else None: the facts of its configs (a tuple), where each config's record is (a
-    list of :func:`slot` numbers) and its problems ``[(path, reason)]``.  Nothing is built per
+    list of numbers, see :func:`slot_ref`) and its problems ``[(path, reason)]``.  Nothing is built per
     config: this runs for every folder of every warm call."""
     try:
         quick = record[F_QUICK]
@@ -109,30 +113,29 @@ def quick_items(record, prefix, stats, memo):
             return None
         if any(memo.signature(path) != (mtime_ns, size) for path, mtime_ns, size in quick[Q_DEPS]):
             return None
-        facts, refs = quick[Q_FACTS], array("q", quick[Q_REFS])
+        facts, refs = quick[Q_FACTS], array("Q", quick[Q_REFS])
         # Shape checks in bulk: one record per config, six values per fact (what the matcher reads).
-        if len(refs) != len(facts) or not set(map(len, facts)) <= {6}:
+        if len(refs) != 2 * len(facts) or not set(map(len, facts)) <= {6}:
             return None
-        base = (record[F_RECORDS_AT] + record[F_ENTRIES]) << SLOT_SHIFT
-        return facts, list(map(base.__add__, refs)), [(prefix + name, reason) for name, reason in quick[Q_PROBLEMS]]
+        # slot = (offset << 32 | length) << 32 | crc, the offset made absolute: C-level maps only.
+        places = map(((record[F_RECORDS_AT] + record[F_ENTRIES]) << _HALF).__add__, refs[0::2])
+        slots = list(map(operator.or_, map(operator.lshift, places, repeat(_HALF)), refs[1::2]))
+        return facts, slots, [(prefix + name, reason) for name, reason in quick[Q_PROBLEMS]]
     except (TypeError, ValueError, IndexError, AttributeError):  # a damaged record: check file by file
         return None
 
 
-# A record's place as one number: offset << SLOT_SHIFT | length.  A cache is at most
-# invcache.MAX_CACHE_BYTES (2**28), so both fit, and one int per config is all a warm walk makes
-# (a tuple per config would be 10,000 more objects for the collector to walk).
-SLOT_SHIFT = 32
-_SLOT_MASK = (1 << SLOT_SHIFT) - 1
-
-
-def slot(offset, length):
-    return offset << SLOT_SHIFT | length
+# A record's place as one number: offset << 64 | length << 32 | crc32.  A cache is at most
+# invcache.MAX_CACHE_BYTES (2**28), so offset and length fit in 32 bits each, and one int per
+# config is all a warm walk makes (a tuple per config would be 10,000 more objects for the
+# collector to walk).
+_HALF = 32
+_MASK = (1 << _HALF) - 1
 
 
 def slot_ref(number):
-    """The ``(offset, length)`` of a :func:`slot` number."""
-    return number >> SLOT_SHIFT, number & _SLOT_MASK
+    """The ``(offset, length, crc32)`` a record's slot number stands for (see :func:`quick_items`)."""
+    return number >> 2 * _HALF, (number >> _HALF) & _MASK, number & _MASK
 
 
 class FolderDraft:
@@ -171,7 +174,7 @@ class FolderDraft:
         for entry in entries:
             if invcache.is_config_entry(entry):
                 blob = invcache.record_bytes(entry[invcache.CONFIG], records)
-                entry = [*entry[:invcache.CONFIG], (offset, len(blob)), *entry[invcache.CONFIG + 1:]]
+                entry = [*entry[:invcache.CONFIG], (offset, len(blob), zlib.crc32(blob)), *entry[invcache.CONFIG + 1:]]
                 blobs.append(blob)
                 offset += len(blob)
             packed.append(entry)
@@ -179,7 +182,8 @@ class FolderDraft:
         region = b"".join([entries_blob, *blobs])
         st = self.stat
         record = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, self.scanned_ns, self.reusable, self.subdirs,
-                  self.others, self.files, len(entries_blob), 0, len(region), self._quick(packed, common_file))
+                  self.others, self.files, len(entries_blob), zlib.crc32(entries_blob), 0, len(region),
+                  self._quick(packed, common_file))
         return record, region
 
     def _quick(self, packed, common_file):
@@ -188,7 +192,7 @@ class FolderDraft:
         if (not self.reusable or self.sigs is None or not self.single_links
                 or any(entry is None for entry in packed)):
             return None
-        facts, refs, problems, deps, absent = [], array("q"), [], {}, set()
+        facts, refs, problems, deps, absent = [], array("Q"), [], {}, set()
         outside = _side_files_outside(self.path, common_file)
         for name, entry in zip(self.files, packed):
             scanned_ns = entry[invcache.SCANNED_NS]
@@ -200,7 +204,8 @@ class FolderDraft:
             if status != invcache.STATUS_CONFIG:
                 continue
             facts.append(tuple(entry[invcache.FACTS]))
-            refs.append(slot(*entry[invcache.CONFIG]))
+            offset, length, crc = entry[invcache.CONFIG]
+            refs.extend((offset << _HALF | length, crc))
             known = set()
             for path, mtime_ns, size in entry[invcache.DEPS]:
                 if invcache.is_racy(mtime_ns, scanned_ns):

@@ -5,6 +5,8 @@ import os
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from xenctys import discovery, invcache, invfolder
 from xenctys.address import parse_address
@@ -539,6 +541,58 @@ def test_cache_cut_short_after_the_load_costs_time_not_answers(home, tmp_path, c
         handle.truncate(cache_file.stat().st_size // 2)
     assert [c.to_dict() for c in warm.configs] == [c.to_dict() for c in cold.configs]
     assert counted["parsed"] and set(counted["parsed"]) <= set(_paths(cold))  # those past the cut
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01  # one bit: msgpack would still decode most of these
+    path.write_bytes(bytes(data))
+
+
+def _records_start(cache_file):
+    content = invcache.load_cache(str(cache_file), invcache.cache_settings(1 << 20, None))
+    return content.records._start  # pylint: disable=protected-access
+
+
+def test_damaged_byte_in_a_record_costs_a_read_not_an_answer(home, tmp_path, counted):
+    cache_file = tmp_path / "inventory.msgpack"
+    cold, _ = _cold_then_warm(cache_file, counted)
+    size = cache_file.stat().st_size
+    _flip(cache_file, size - 40)  # inside the last config record
+    inventory = discover("~/xen", cache_file=str(cache_file))
+    assert [c.to_dict() for c in inventory.configs] == [c.to_dict() for c in cold.configs]
+    assert len(counted["parsed"]) == 1  # the damaged record's file, read instead
+
+
+def test_damaged_byte_in_the_index_is_reported_and_the_cache_rebuilt(home, tmp_path, counted):
+    cache_file = tmp_path / "inventory.msgpack"
+    cold, _ = _cold_then_warm(cache_file, counted)
+    _flip(cache_file, _records_start(cache_file) - 20)  # inside the index
+    inventory = discover("~/xen", cache_file=str(cache_file))
+    assert inventory.problems == [{"path": str(cache_file), "reason": "inventory cache ignored: corrupt (checksum)"}]
+    assert [c.to_dict() for c in inventory.configs] == [c.to_dict() for c in cold.configs]
+    assert discover("~/xen", cache_file=str(cache_file)).problems == []
+
+
+@settings(derandomize=True, max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spots=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=4))
+def test_no_damage_to_the_cache_changes_an_answer(home, tmp_path, spots):
+    """Whatever bytes of the cache file are damaged, discovery answers as it does without a cache."""
+    cache_file = tmp_path / "inventory.msgpack"
+    if cache_file.exists():
+        cache_file.unlink()
+    expected = [c.to_dict() for c in discover("~/xen", use_cache=False).configs]
+    discover("~/xen", cache_file=str(cache_file))
+    data = bytearray(cache_file.read_bytes())
+    for where, xor in spots:
+        data[int(where * len(data))] ^= xor
+    cache_file.write_bytes(bytes(data))
+    for _ in range(2):  # the damaged cache, then what replaced it
+        inventory = discover("~/xen", cache_file=str(cache_file))
+        assert [c.to_dict() for c in inventory.configs] == expected
+        assert [resolve_config(f"l:{label}", inventory.configs).label for label in ("tst100", "tst101")] == [
+            "tst100", "tst101"]
 
 
 def test_enospc_while_saving_keeps_old_cache_and_answers(home, tmp_path, counted, monkeypatch):
