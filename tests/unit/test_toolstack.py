@@ -108,6 +108,14 @@ def alive(pid):
         return False
 
 
+def assert_all_gone(pids, seconds=3):
+    """Every process of ``pids`` has exited within ``seconds`` (a zombie not reaped yet counts as exited)."""
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if alive(pid)]
+
+
 # --- finding the toolstack -------------------------------------------------------------------------
 
 
@@ -226,10 +234,7 @@ def test_hung_toolstack_times_out_and_leaves_no_process(tmp_path):
     assert "did not answer within 1 s" in str(info.value)
     pids = control.wait_hang_pids(host.state, count=2)
     assert len(pids) == 2  # the xl process and the helper it forked
-    deadline = time.monotonic() + 3
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in pids if alive(pid)]
+    assert_all_gone(pids)
 
 
 def test_helper_that_ignores_sigterm_is_killed_too(tmp_path, no_system_dirs):
@@ -242,10 +247,7 @@ def test_helper_that_ignores_sigterm_is_killed_too(tmp_path, no_system_dirs):
     with pytest.raises(ToolstackTimeout):
         ts.info()
     pids = [int(p) for p in pid_file.read_text().split()]
-    deadline = time.monotonic() + 3
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in pids if alive(pid)]
+    assert_all_gone(pids)
 
 
 def test_long_calls_get_the_long_timeout(tmp_path):
@@ -440,10 +442,7 @@ def test_concurrent_hung_calls_each_time_out_and_leave_no_process(tmp_path):
     assert "xl list did not answer within 1 s" in str(info.value)
     pids = control.wait_hang_pids(host.state, count=4)
     assert len(pids) == 4  # two xl processes and their helpers
-    deadline = time.monotonic() + 3
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in pids if alive(pid)]
+    assert_all_gone(pids)
 
 
 def test_concurrent_failure_raises_the_first_failing_call_in_order(tmp_path, no_system_dirs):
