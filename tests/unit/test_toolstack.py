@@ -506,14 +506,19 @@ def test_vnc_hint_without_runtime_port_reads_nothing_more(host):
     assert len(ts.calls) == 3  # the hinted xenstore-ls, its answer not needed
 
 
-def test_failing_hinted_xenstore_ls_leaves_ports_unknown(tmp_path, no_system_dirs):
-    folder = tmp_path / "bin"
+def fake_xl_with_one_vnc_domu(folder):
+    """A fake ``xl`` in ``folder`` listing one HVM DomU with VNC on and no display fixed."""
     domu = {"domid": 3, "config": {"c_info": {"name": "v", "type": "hvm"},
                                    "b_info": {"type.hvm": {"vnc": {"enable": "True"}}}}}
     fake_tool(folder, "xl", {
         "list -v": ("Name ID Mem VCPUs\tState\tTime(s)   UUID Reason-Code\tSecurity Label\n"
                     "v 3 128 1 -b---- 1.0 11111111-2222-3333-4444-555555555555 - -\n", "", 0),
         "list -l": (json.dumps([domu]), "", 0)})
+    return folder
+
+
+def test_failing_hinted_xenstore_ls_leaves_ports_unknown(tmp_path, no_system_dirs):
+    folder = fake_xl_with_one_vnc_domu(tmp_path / "bin")
     fake_tool(folder, "xenstore-ls", {})  # answers every call with rc 99
     ts = Toolstack(path=str(folder))
     (domain,) = ts.snapshot(vnc_ports=True)[0]
@@ -530,13 +535,7 @@ def test_fixed_vnc_display_needs_no_xenstore_call(host):
 
 
 def test_vnc_ports_unknown_when_xenstore_ls_is_missing(tmp_path, no_system_dirs):
-    folder = tmp_path / "bin"
-    domu = {"domid": 3, "config": {"c_info": {"name": "v", "type": "hvm"},
-                                   "b_info": {"type.hvm": {"vnc": {"enable": "True"}}}}}
-    fake_tool(folder, "xl", {
-        "list -v": ("Name ID Mem VCPUs\tState\tTime(s)   UUID Reason-Code\tSecurity Label\n"
-                    "v 3 128 1 -b---- 1.0 11111111-2222-3333-4444-555555555555 - -\n", "", 0),
-        "list -l": (json.dumps([domu]), "", 0)})
+    folder = fake_xl_with_one_vnc_domu(tmp_path / "bin")
     ts = Toolstack(path=str(folder))
     (domain,) = ts.list_domains()
     assert domain["vnc"]["enabled"] and domain["vnc_port"] is None
