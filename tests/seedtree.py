@@ -47,8 +47,10 @@ def config_path(base, label):
     return os.path.join(str(base), "xen", "tst-ctys", label, f"{label}.conf")
 
 
-def write_seed_tree(base, labels=tuple(SEED_DOMUS)):
-    """Write the configs (and side files) of ``labels`` below ``base``; returns {label: path}."""
+def write_seed_tree(base, labels=tuple(SEED_DOMUS), side_files=True):
+    """Write the configs (and, with ``side_files``, their ``.ctys`` side files) of ``labels`` below
+    ``base``; returns {label: path}.  Without side files the DomUs have no IP (TCP columns stay
+    empty)."""
     paths = {}
     for label in labels:
         uuid, mac, ip = SEED_DOMUS[label]
@@ -57,7 +59,8 @@ def write_seed_tree(base, labels=tuple(SEED_DOMUS)):
         os.makedirs(folder, exist_ok=True)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(CONFIG.format(label=label, uuid=uuid, mac=mac, folder=folder))
-        with open(os.path.join(folder, f"{label}.ctys"), "w", encoding="utf-8") as handle:
-            handle.write(SIDECAR.format(ip=ip))
+        if side_files:
+            with open(os.path.join(folder, f"{label}.ctys"), "w", encoding="utf-8") as handle:
+                handle.write(SIDECAR.format(ip=ip))
         paths[label] = path
     return paths

@@ -14,13 +14,11 @@ import time
 
 import pytest
 from harness import fileserver_update, reset_lab_host, run_cmd, run_json
+from seedtree import SEED_DOMUS, write_seed_tree
 from xlsim import control
 
-SEED = (  # label, MAC, UUID: the seed's DomUs
-    ("tst100", "00:50:56:13:11:40", "6842caf91e3e43249ed596b8b9f2c5c2"),
-    ("tst101", "00:50:56:13:11:41", "6842caf91e3e43249ed596b8b9f2c5c3"),
-    ("tst104", "00:50:56:13:11:44", "6842caf91e3e43249ed596b8b9f2c5c6"),
-)
+# label, MAC, UUID of the seed's DomUs
+SEED = tuple((label, mac, uuid) for label, (uuid, mac, _ip) in SEED_DOMUS.items())
 RUNNING_ON_LAB00 = ("tst100", "tst101")
 TAB_CPORT_HEADER = [
     "Label     |stype   |cport|PM             |MAC               |TCP            ",
@@ -31,28 +29,6 @@ TAB_CPORT_HEADER = [
 # --- the lab -----------------------------------------------------------------------------------------
 
 
-def domu_config(label, mac, uuid, folder):
-    """The seed's tst1xx.conf in xl syntax, headless with a VNC display (vncunused)."""
-    return (
-        f'#@#MAGICID-XEN\nname = "{label}"\nuuid = "{uuid}"\nmemory = 256\nvcpus = 1\n'
-        f"vif = [ 'mac={mac}, bridge=xenbr0' ]\n"
-        f"disk = [ 'file:{folder}/xvda.img,xvda,w' ]\n"
-        f"vfb = [ 'vnc=1, vncunused=1' ]\n"
-    )
-
-
-def write_seed_tree(base):
-    """``<base>/xen/tst-ctys/<label>/<label>.conf`` for the three seed DomUs; {label: path}."""
-    paths = {}
-    for label, mac, uuid in SEED:
-        folder = base / "xen" / "tst-ctys" / label
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{label}.conf"
-        path.write_text(domu_config(label, mac, uuid, folder), encoding="utf-8")
-        paths[label] = str(path)
-    return paths
-
-
 @pytest.fixture(scope="module")
 def seed_lab(synced_minions, lab_hosts, lab_root, salt_cli, salt_run_cli):
     """Fresh simulated hosts with the seed's trees, tst100 + tst101 running on lab00, and the
@@ -61,11 +37,11 @@ def seed_lab(synced_minions, lab_hosts, lab_root, salt_cli, salt_run_cli):
     for minion, host in lab_hosts.items():
         # A fresh host: running domains of earlier test modules would change every LIST table.
         reset_lab_host(host, synced_minions[minion].config)
-        configs[minion] = write_seed_tree(host.base_dir)
+        configs[minion] = write_seed_tree(host.base_dir, side_files=False)  # no IPs: empty TCP columns
     for label in RUNNING_ON_LAB00:
         proc = run_cmd(["xl", "create", configs["lab00"][label]], env=lab_hosts["lab00"].env)
         assert proc.returncode == 0, proc.stderr
-    write_seed_tree(lab_root / "runner-pool")
+    write_seed_tree(lab_root / "runner-pool", side_files=False)
     fileserver_update(salt_run_cli)
     synced = run_json(salt_run_cli, "saltutil.sync_output")
     assert "output.xen_table" in synced, synced
