@@ -196,7 +196,7 @@ def _save(cache_file, settings, run, cache, bases):
         parts.append(region)
         offset += len(region)
     for folder, draft in run.drafts.items():
-        prefix = _prefix(folder)
+        prefix = invfolder.name_prefix(folder)
         record, region = draft.pack([run.entries.get(prefix + name) for name in draft.files], cache.records,
                                     run.common_file)
         index[folder] = invfolder.with_records_at(record, offset)
@@ -385,7 +385,7 @@ def _scan_known_folder(folder, folder_stat, record, run):
     """
     run.listings[folder] = _Names(record)
     run.same_names.add(folder)
-    prefix = _prefix(folder)
+    prefix = invfolder.name_prefix(folder)
     subfolders = []
     for name in record[invfolder.F_SUBDIRS]:
         path = prefix + name
@@ -452,7 +452,7 @@ def _draft(run, folder, folder_stat, scanned_ns, reusable, subdirs, others, file
     if all(st is not None for st in stats):
         draft.sigs = invfolder.file_signatures(stats)
         draft.single_links = all(st.st_nlink == 1 for st in stats)
-    prefix = _prefix(folder)
+    prefix = invfolder.name_prefix(folder)
     draft.all_reused = (old is not None and len(cached) == len(files)
                         and all(run.entries.get(prefix + name) is cached.get(name) for name in files))
     run.drafts[folder] = draft
@@ -730,11 +730,6 @@ def _read_bytes(path, max_bytes):
 
 def _identity(stat_result):
     return (stat_result.st_dev, stat_result.st_ino)
-
-
-def _prefix(folder):
-    """What a name in ``folder`` is appended to for its path."""
-    return folder if folder.endswith("/") else folder + "/"
 
 
 def _reason(err):

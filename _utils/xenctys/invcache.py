@@ -93,14 +93,8 @@ class RecordSource:
         """All the records (bytes); read once."""
         if self._data is None:
             try:
-                chunks, offset = [], self._start
-                while offset < self._start + self._length:
-                    chunk = os.pread(self._fd, self._start + self._length - offset, offset)
-                    if not chunk:
-                        break  # shorter than its index says: damaged; its records will not decode
-                    chunks.append(chunk)
-                    offset += len(chunk)
-                self._data = b"".join(chunks)
+                # Shorter than its index says when damaged: those records will not decode.
+                self._data = _read_exactly(self._fd, self._start, self._length)
             except OSError:
                 self._data = b""
             self._finalizer()  # everything is in memory now
@@ -208,6 +202,7 @@ def _read_header(head, fd, size):
 
 
 def _read_exactly(fd, offset, length):
+    """Up to ``length`` bytes at ``offset`` (fewer only at the end of the file)."""
     chunks = []
     while length > 0:
         chunk = os.pread(fd, length, offset)

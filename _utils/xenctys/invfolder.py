@@ -228,6 +228,11 @@ def _side_files_outside(folder, common_file):
     return outside
 
 
+def name_prefix(folder):
+    """What a name in ``folder`` is appended to for its path."""
+    return folder if folder.endswith("/") else folder + "/"
+
+
 def with_records_at(record, offset):
     """``record`` placed at ``offset`` of a new records part."""
     return (*record[:F_RECORDS_AT], offset, *record[F_RECORDS_AT + 1:])
@@ -247,7 +252,7 @@ def load_entries(cache_file, settings):
     content = invcache.load_cache(cache_file, settings)
     entries = {}
     for folder, record in content.folders.items():
-        prefix = folder if folder.endswith("/") else folder + "/"
+        prefix = name_prefix(folder)
         for name, entry in entries_by_name(record, content.records).items():
             if invcache.is_config_entry(entry):
                 blob = invcache.record_bytes(entry[invcache.CONFIG], content.records)
