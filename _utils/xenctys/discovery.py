@@ -27,6 +27,7 @@ cache as one unit, without decoding an entry.  Anything else is checked file by 
 record is only decoded when it is used (:class:`ConfigList`).
 """
 
+import bisect
 import operator
 import os
 import re
@@ -35,6 +36,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import List
 
 from xenctys import invcache, invfolder
@@ -72,19 +74,25 @@ class ConfigList(Sequence):
 
     def __init__(self, items=(), records=invcache.NO_RECORDS, chunks=(), reread=None):
         """``items``: ``(facts, config)`` pairs, the config a DomUConfig, its packed bytes or the
-        ``(offset, length)`` of its record in ``records``; ``chunks``: ``(facts, slots)`` of whole
-        folders taken from the cache (``invfolder.slot_ref`` numbers); facts[0] is the path.
+        ``(offset, length, crc32)`` of its record in ``records``; ``chunks``: ``(facts,
+        invfolder.ChunkRecords)`` of whole folders taken from the cache; facts[0] is the path.
         ``reread(path)``: the config read from its file, for a cached record that does not decode
         (the cache file damaged or cut short since it was loaded): the cache only saves time."""
         self._reread = reread
         facts, configs = [item[0] for item in items], [item[1] for item in items]
-        for chunk_facts, slots in chunks:
+        # A config of a chunk is None in ``configs`` until used; its chunk is found by position.
+        self._chunk_starts, self._chunk_records = [], []
+        for chunk_facts, chunk_records in chunks:
+            self._chunk_starts.append(len(facts))
+            self._chunk_records.append(chunk_records)
             facts.extend(chunk_facts)
-            configs.extend(slots)
+            configs.extend(repeat(None, len(chunk_facts)))
+        self._origin = None  # sorted position -> position before sorting, when they differ
         paths = list(map(_FIRST, facts))
         if any(map(operator.gt, paths, paths[1:])):  # the walk's order is often sorted already
             order = sorted(range(len(paths)), key=paths.__getitem__)
             facts, configs = [facts[index] for index in order], [configs[index] for index in order]
+            self._origin = order
         self._facts, self._configs, self._records = facts, configs, records
 
     def __len__(self):
@@ -95,8 +103,8 @@ class ConfigList(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         config = self._configs[index]
         if not isinstance(config, DomUConfig):
-            if isinstance(config, int):
-                config = invfolder.slot_ref(config)
+            if config is None:
+                config = self._chunk_ref(index)
             try:
                 config = invcache.unpack_config(invcache.record_bytes(config, self._records))
             except ValueError:
@@ -105,6 +113,12 @@ class ConfigList(Sequence):
                 config = self._reread(self._facts[index][0])
             self._configs[index] = config
         return config
+
+    def _chunk_ref(self, index):
+        """The record reference of the config at ``index``, which came in a chunk."""
+        position = self._origin[index] if self._origin is not None else index
+        chunk = bisect.bisect_right(self._chunk_starts, position) - 1
+        return self._chunk_records[chunk].ref(position - self._chunk_starts[chunk])
 
     def __iter__(self):
         # Iterating means "all of them" (ENUMERATE, Salt returns): build them in one pass, the
@@ -241,7 +255,7 @@ class _Run:
         self.visited_dirs = set()  # (st_dev, st_ino) of every folder walked
         self.files = {}  # (st_dev, st_ino) -> the one path kept for that file (not in chunks)
         self.symlinked = {}  # the same, for files met through a symlink only
-        self.chunks = []  # (facts, slots) of whole folders taken from the cache
+        self.chunks = []  # (facts, invfolder.ChunkRecords) of whole folders taken from the cache
         self.chunk_files = []  # (paths, stats) of those folders' files
         self._chunk_owners = {}  # (st_dev, st_ino) -> path in a chunk, built when first asked
         self._chunk_owners_built = 0  # how many of chunk_files are in it
@@ -437,8 +451,8 @@ def _take_unchanged_folder(record, prefix, paths, stats, run):
         return False
     if run.symlinked and not run.symlinked.keys().isdisjoint(map(_IDENTITY_OF, stats)):
         return False  # a file met already through a symlink: the per-file rules decide which path stays
-    facts, slots, problems = quick
-    run.chunks.append((facts, slots))
+    facts, records, problems = quick
+    run.chunks.append((facts, records))
     run.chunk_files.append((paths, stats))
     for path, reason in problems:
         run.problem(path, reason)

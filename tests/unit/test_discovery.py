@@ -328,6 +328,30 @@ def test_warm_discovery_reads_nothing(home, tmp_path, counted):
     assert isinstance(warm.configs, ConfigList) and warm.configs[0].label == "tst100"
 
 
+def test_folders_taken_whole_and_folders_checked_file_by_file_mix_in_path_order(tmp_path, counted):
+    # A changed folder's configs come first from the walk, the folders taken whole after them:
+    # the list is sorted, and every position still builds its own config from its own record.
+    root = tmp_path / "tree"
+    for folder in ("a", "b", "c"):
+        for index in range(3):
+            _write(root / folder / f"{folder}{index}.cfg", _xl(f"{folder}{index}", f"00:16:3e:00:0{index}:0{ord(folder) - 96}"))
+    _age_tree(root)
+    cache_file = str(tmp_path / "inventory.msgpack")
+    discover(str(root), cache_file=cache_file)
+    changed = root / "b" / "b1.cfg"
+    changed.write_text(_xl("b1", "00:16:3e:00:01:02", extra="maxmem = 4096\n"))
+    _age(changed)
+    counted["parsed"].clear()
+    warm = discover(str(root), cache_file=cache_file)
+    assert counted["parsed"] == [str(changed)]  # a and c were taken whole, b checked file by file
+    paths = [facts[0] for facts in warm.configs.facts()]
+    assert paths == sorted(paths) and len(paths) == 9
+    for index in reversed(range(9)):  # one by one, out of order: each position finds its record
+        assert warm.configs[index].path == paths[index]
+        assert warm.configs[index].label == os.path.basename(paths[index])[:-4]
+    assert list(warm.configs) == list(discover(str(root), use_cache=False).configs)
+
+
 def test_cache_invalidation_on_mtime_and_size(home, tmp_path, counted):
     cache_file = tmp_path / "inventory.msgpack"
     _cold_then_warm(cache_file, counted)

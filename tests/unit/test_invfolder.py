@@ -110,11 +110,13 @@ def _stats(folder, record):
 def test_an_unchanged_folder_is_taken_whole(folder):
     record, region = _pack(folder, _entries(folder))
     prefix = str(folder) + "/"
-    facts, slots, problems = invfolder.quick_items(record, prefix, _stats(folder, record), invcache.StatMemo())
+    facts, chunk_records, problems = invfolder.quick_items(record, prefix, _stats(folder, record),
+                                                           invcache.StatMemo())
     assert [fact[0] for fact in facts] == [prefix + "a.cfg", prefix + "b.cfg"]
     assert problems == [(prefix + "odd.conf", "binary file")]
     records = _records_at(record, region)
-    refs = [invfolder.slot_ref(number) for number in slots]
+    assert len(chunk_records) == len(facts)
+    refs = [chunk_records.ref(position) for position in range(len(chunk_records))]
     built = [invcache.unpack_config(invcache.record_bytes(ref, records)) for ref in refs]
     assert [config.macs for config in built] == [["00:16:3e:00:00:01"], ["00:16:3e:00:00:02"]]
     # the per-file entries decode to the same places
@@ -200,6 +202,7 @@ def test_records_round_trip_through_the_cache_file(tmp_path, folder):
     content = invcache.load_cache(cache_file, SETTINGS)
     loaded = content.folders[str(folder)]
     assert loaded == invfolder.with_records_at(record, 0)
-    _, slots, _ = invfolder.quick_items(loaded, str(folder) + "/", _stats(folder, loaded), invcache.StatMemo())
-    assert [invcache.unpack_config(invcache.record_bytes(invfolder.slot_ref(number), content.records)).label
-            for number in slots] == ["a.cfg", "b.cfg"]
+    _, chunk_records, _ = invfolder.quick_items(loaded, str(folder) + "/", _stats(folder, loaded),
+                                                invcache.StatMemo())
+    assert [invcache.unpack_config(invcache.record_bytes(chunk_records.ref(position), content.records)).label
+            for position in range(len(chunk_records))] == ["a.cfg", "b.cfg"]
