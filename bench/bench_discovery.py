@@ -10,7 +10,10 @@ measure per round, so a load change on a shared machine hits them alike), the me
 * discovery cold: no cache file, every file read, filtered and parsed, cache written;
 * discovery warm: cache present, nothing changed (stats only, no reads);
 * one address resolution warm (``m:``, ``f:`` and ``l:``), including the cached discovery: what a
-  ``xen.resolve`` call costs.
+  ``xen.resolve`` call costs;
+* the floor under any warm call (informational): one ``os.stat`` of every folder and candidate
+  file (a file edited in place changes nothing but its own stat, so a correct warm call cannot
+  skip one), and loading the cache's index.
 
 Targets: cold <= 2 x find, warm <= 0.1 x cold, resolve <= 50 ms.  Exit status 1 when one is
 missed.  The OS page cache cannot be dropped here (no root privileges are assumed): find and
@@ -33,7 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, os.pardir, "_utils"))
 
-from xenctys import discovery  # noqa: E402  pylint: disable=wrong-import-position
+from xenctys import discovery, invcache  # noqa: E402  pylint: disable=wrong-import-position
 from xenctys.discovery import discover  # noqa: E402  pylint: disable=wrong-import-position
 from xenctys.resolve import resolve_config  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -205,9 +208,11 @@ def measure(args, tree, cache_file, macs, relpaths):
         "f:": "f:" + "/".join(relpaths[len(relpaths) // 3].split(os.sep)[-2:]),
         "l:": "l:" + os.path.splitext(os.path.basename(relpaths[-1]))[0],
     }
-    names = ("find", "cold", *PhaseClock.PHASES, "warm", "materialize", *probes)
+    names = ("find", "cold", *PhaseClock.PHASES, "warm", "materialize", *probes, "stat floor", "index load")
     times = {name: [] for name in names}
     cpu = {name: [] for name in names}
+    stat_paths = _stat_paths(tree)
+    settings = invcache.cache_settings(discovery.DEFAULT_MAX_BYTES, None)
     run_find(tree)  # fill the page cache for both contenders
     for _ in range(args.repeats):
         times["find"].append(stopwatch(lambda: run_find(tree), cpu["find"])[0])
@@ -228,7 +233,18 @@ def measure(args, tree, cache_file, macs, relpaths):
                                                                         .configs), cpu[kind])
             assert found is not None
             times[kind].append(seconds)
+        times["stat floor"].append(stopwatch(lambda: list(map(os.stat, stat_paths)), cpu["stat floor"])[0])
+        times["index load"].append(stopwatch(lambda: invcache.load_cache(cache_file, settings), cpu["index load"])[0])
     return {"times": times, "cpu": cpu, "cold": cold_inv, "warm": warm_inv, "probes": probes}
+
+
+def _stat_paths(tree):
+    """Every folder and candidate file below ``tree``: what a warm discovery must stat."""
+    paths = []
+    for folder, subfolders, files in os.walk(tree):
+        paths += [os.path.join(folder, name) for name in subfolders]
+        paths += [os.path.join(folder, name) for name in files if name.endswith(discovery.CANDIDATE_SUFFIXES)]
+    return paths
 
 
 def report(args, measured):
@@ -255,6 +271,8 @@ def report(args, measured):
         ("  cold: read, filter and parse (both CPUs)", median["examine"]),
         ("  cold: write the cache", median["save"]),
         (f"  warm + building all {len(warm_inv.configs)} DomUConfig", median["materialize"]),
+        ("  warm floor: os.stat of every folder and candidate", median["stat floor"]),
+        ("  warm floor: load the cache index", median["index load"]),
     ]
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\nmedian of {args.repeats} interleaved rounds, page cache warm for all; "
