@@ -19,6 +19,8 @@ No DNS look-ups are made: ``t:<hostname>`` matches the names written in the conf
 import os
 import posixpath
 import re
+from itertools import repeat
+from operator import contains, itemgetter
 from typing import NamedTuple, Tuple
 
 from xenctys.address import Address, expand_base_paths, normalize_ip, parse_address
@@ -75,7 +77,9 @@ def match_configs(address, configs):
     """
     matcher = _Matcher(_as_address(address))
     if hasattr(configs, "facts"):
-        return [configs[index] for index, facts in enumerate(configs.facts()) if matcher.facts_match(facts)]
+        facts = configs.facts()
+        return [configs[index] for index in _positions_worth_testing(matcher.address, facts)
+                if matcher.facts_match(facts[index])]
     return [config for config in configs if matcher.facts_match(config_facts(config))]
 
 
@@ -147,6 +151,40 @@ def ambiguity_error(address, configs):
 
 
 # --- matching ------------------------------------------------------------------------------------
+
+
+def _positions_worth_testing(address, facts):
+    """The positions in ``facts`` that can match ``address``, in order.
+
+    One pass at C speed over the most selective part the address has (the exact label, UUID or
+    MAC, else the file name of an ``f:`` suffix), so the full test runs on a handful of configs
+    instead of 10,000.  Each check here is implied by :meth:`_Matcher.facts_match`, so no match
+    is ever dropped: a component of a normalized path appears verbatim in the path it came from.
+    """
+    if address.label:
+        column, wanted = map(itemgetter(_LABEL), facts), address.label
+    elif address.uuid:
+        column, wanted = map(itemgetter(_UUID), facts), address.uuid
+    elif address.mac:
+        column, wanted = map(contains, map(itemgetter(_MACS), facts), repeat(address.mac)), True
+    elif address.filename:
+        name = address.filename.rsplit("/", 1)[-1]
+        column, wanted = map(contains, map(itemgetter(_PATH), facts), repeat(name)), True
+    else:
+        return range(len(facts))
+    return _positions_of(list(column), wanted)
+
+
+def _positions_of(values, wanted):
+    """Every position of ``wanted`` in the list ``values`` (``list.index`` does the scanning)."""
+    positions, start = [], 0
+    try:
+        while True:
+            start = values.index(wanted, start)
+            positions.append(start)
+            start += 1
+    except ValueError:
+        return positions
 
 
 class _Matcher:

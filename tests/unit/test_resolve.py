@@ -281,3 +281,33 @@ def test_uuid_hex_is_normalize_uuid(text):
     from xenctys.resolve import uuid_hex  # pylint: disable=import-outside-toplevel
 
     assert uuid_hex(text) == (normalize_uuid(text) or "")
+
+
+# --- the inventory's fast path: a C-level pass picks the positions worth the full test ---------
+
+_ODD_PATHS = [
+    f"{HOME}/xen//tst-ctys/./tst100/tst100.conf",  # not normalized: "//" and "/./"
+    f"{HOME}/xen/tst-ctys/other/../tst100/tst100.conf",
+    f"{HOME}/xen/tst-ctys/tst100/tst100.conf.bak/../tst100.conf",
+    "//srv/xen/tst100.conf",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["l:tst100", "l:Tst100", "l:none", f"u:{TST100_UUID}", "u:" + "bb" * 16, f"m:{TST100_MAC}",
+     "m:00:50:56:13:11:41", "m:00:50:56:13:11:99", "f:tst100.conf", "f:tst100/tst100.conf",
+     "f:tst-ctys/tst100/tst100.conf", "f:srv/xen/tst100.conf", "f:tst1000.conf", "f:none.conf",
+     "t:192.168.1.220", f"f:tst100.conf,b:{HOME}/xen", f"l:tst100,f:tst100.conf,m:{TST100_MAC}"],
+)
+def test_an_inventory_matches_exactly_as_a_plain_list(lab, text):
+    # ConfigList.facts() takes the fast path; a plain list is tested config by config.  Odd,
+    # unnormalized paths show that picking positions by a path's text drops no match.
+    from xenctys.discovery import ConfigList  # pylint: disable=import-outside-toplevel
+    from xenctys.resolve import config_facts  # pylint: disable=import-outside-toplevel
+
+    configs = lab + [_config(path, "tst100", TST100_UUID, [TST100_MAC, "00:50:56:13:11:41"]) for path in _ODD_PATHS]
+    inventory = ConfigList([(config_facts(config), config) for config in configs])
+    expected = match_configs(text, configs)
+    assert sorted(c.path for c in match_configs(text, inventory)) == sorted(c.path for c in expected)
+    assert text.endswith(("none", "99", "none.conf")) or expected  # the cases are not all empty
