@@ -60,7 +60,7 @@ _SCORED_KEY_LINE = re.compile(rb"^[ \t]*(?:name|vif|disk|memory|bootloader|uuid|
 MIN_KEY_LINES = 5  # awk: score > 4
 _FACTS_LENGTH = len(ConfigFacts._fields)
 _BY_NAME = operator.attrgetter("name")
-_IDENTITY_OF = operator.attrgetter("st_dev", "st_ino")
+_IDENTITY_OF = operator.attrgetter("st_dev", "st_ino")  # a file's identity: (device, inode)
 _FIRST = operator.itemgetter(0)
 
 
@@ -334,9 +334,9 @@ def _walk_base(base, run):
     if not stat.S_ISDIR(stat_result.st_mode):
         run.problem(base, "base path is not a directory")
         return
-    if _identity(stat_result) in run.visited_dirs:
+    if _IDENTITY_OF(stat_result) in run.visited_dirs:
         return  # the same folder as an earlier base path (or below one): walked already
-    run.visited_dirs.add(_identity(stat_result))
+    run.visited_dirs.add(_IDENTITY_OF(stat_result))
     stack = [(base, stat_result)]
     while stack:
         folder, folder_stat = stack.pop()
@@ -473,7 +473,7 @@ def _draft(run, folder, folder_stat, scanned_ns, reusable, subdirs, others, file
 
 
 def _add_subfolder(path, stat_result, is_symlink, run, subfolders):
-    identity = _identity(stat_result)
+    identity = _IDENTITY_OF(stat_result)
     if identity in run.visited_dirs:
         if is_symlink:
             run.problem(path, "symlink to a folder walked already (loop or alias): not walked again")
@@ -504,7 +504,7 @@ def _examine_candidate(path, stat_result, is_symlink, cached, run, neighbourhood
     if not stat.S_ISREG(stat_result.st_mode):
         run.problem(path, "not a regular file (device, FIFO or socket): not read")
         return
-    identity = (stat_result.st_dev, stat_result.st_ino)
+    identity = _IDENTITY_OF(stat_result)
     if is_symlink and run.chunk_owner(identity) is not None:
         return  # met already through a path that is no symlink (a chunk of the cache)
     if identity in run.files and not _replaces_kept_path(path, is_symlink, run.files[identity], run):
@@ -740,10 +740,6 @@ def _read_bytes(path, max_bytes):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _identity(stat_result):
-    return (stat_result.st_dev, stat_result.st_ino)
 
 
 def _reason(err):
